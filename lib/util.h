@@ -1,0 +1,45 @@
+/*
+ * util.h - small helpers used everywhere.
+ *
+ * Allocation failure in capstan's daemons is treated as fatal (xmalloc and
+ * friends abort): a process that cannot allocate a few bytes cannot keep its
+ * promises to the API server either, and its supervisor restarts it. Library
+ * functions that take input from the network still validate sizes before
+ * allocating, so hostile input cannot trigger this path.
+ */
+#ifndef CAPSTAN_UTIL_H
+#define CAPSTAN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* asprintf that aborts on allocation failure. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Monotonic and wall-clock time in nanoseconds. */
+uint64_t now_mono_ns(void);
+uint64_t now_real_ns(void);
+
+#endif
