@@ -9,6 +9,7 @@
  * Exit status: 0 when no test failed (skips are not failures), 1 otherwise.
  */
 #include "test.h"
+#include "log.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -157,6 +158,11 @@ static int run_one(const struct test_case *t, int timeout)
 		report_fd = fds[1];
 		/* The default SIGALRM action kills the child: reported as a timeout. */
 		alarm(timeout);
+		/* Library logs would interleave with the results: errors only,
+		 * unless CAPSTAN_TEST_LOG_LEVEL asks for more. */
+		const char *lvl = getenv("CAPSTAN_TEST_LOG_LEVEL");
+		if (log_set_level(lvl ? lvl : "error") < 0)
+			log_set_level("error");
 		t->fn();
 		remove_tmpdir();
 		exit(0);

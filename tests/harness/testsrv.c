@@ -82,8 +82,7 @@ struct testsrv *testsrv_start(testsrv_handler fn, void *ctx)
 	s->fn = fn;
 	s->ctx = ctx;
 	pthread_mutex_init(&s->lock, NULL);
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-					     MHD_USE_ERROR_LOG,
+	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
 				     0, NULL, NULL, on_request, s,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
