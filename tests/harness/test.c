@@ -10,6 +10,7 @@
  */
 #include "test.h"
 #include "log.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -63,8 +64,21 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return 0;
 }
 
+static void (*deferred[32])(void);
+static int ndeferred;
+
+void test_defer(void (*fn)(void))
+{
+	if (ndeferred == (int)ARRAY_SIZE(deferred))
+		test_fail(__FILE__, __LINE__, "too many deferred cleanups");
+	deferred[ndeferred++] = fn;
+}
+
+/* End of a test: deferred cleanups, then the scratch directory. */
 static void remove_tmpdir(void)
 {
+	while (ndeferred > 0)
+		deferred[--ndeferred]();
 	if (tmpdir[0])
 		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	tmpdir[0] = '\0';

@@ -31,6 +31,11 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* A per-test scratch directory, created on first use, removed after the test. */
 const char *test_tmpdir(void);
+/*
+ * Run fn at the end of the test, however it ends (pass, fail, skip), before
+ * the scratch directory is removed; last registered runs first.
+ */
+void test_defer(void (*fn)(void));
 /* Skip unless running as root. */
 void test_require_root(void);
 
