@@ -24,6 +24,8 @@
 
 #include <curl/curl.h>
 
+#include "kubeconfig.h"
+
 struct httpc {
 	CURL *curl;
 	char *server;
@@ -154,6 +156,21 @@ struct httpc *httpc_new(const struct httpc_config *cfg)
 		return NULL;
 	}
 	return c;
+}
+
+void httpc_config_from_kubeconfig(struct httpc_config *cfg, const struct kubeconfig *kc)
+{
+	*cfg = (struct httpc_config){
+		.server = kc->server,
+		.ca_file = kc->ca_file,
+		.ca_pem = kc->ca_pem,
+		.cert_file = kc->client_cert_file,
+		.cert_pem = kc->client_cert_pem,
+		.key_file = kc->client_key_file,
+		.key_pem = kc->client_key_pem,
+		.token = kc->token,
+		.insecure = kc->insecure_skip_tls_verify,
+	};
 }
 
 void httpc_free(struct httpc *c)

@@ -66,6 +66,14 @@ struct httpc_response {
 };
 
 struct httpc;
+struct kubeconfig;
+
+/*
+ * Fill cfg from a loaded kubeconfig (server, CA, client cert/key, token,
+ * insecure flag). The strings stay owned by kc: keep kc alive while cfg is
+ * used, or until httpc_new()/informer_new() have copied them.
+ */
+void httpc_config_from_kubeconfig(struct httpc_config *cfg, const struct kubeconfig *kc);
 
 /* Copies the configuration. NULL when cfg->server is missing or not http(s). */
 struct httpc *httpc_new(const struct httpc_config *cfg);

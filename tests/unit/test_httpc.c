@@ -1,6 +1,7 @@
 /* Unit tests for lib/httpc against a live HTTP server on loopback. */
 #include "test.h"
 #include "httpc.h"
+#include "kubeconfig.h"
 #include "testsrv.h"
 
 #include <arpa/inet.h>
@@ -425,4 +426,27 @@ TEST(httpc_escape_query_values)
 
 	ASSERT_STREQ(e, "app%20in%20%28a%2Cb%29%2Ctier%21%3Dx");
 	free(e);
+}
+
+TEST(httpc_uses_a_loaded_kubeconfig)
+{
+	struct seen seen = { 0 };
+	struct testsrv *srv = testsrv_start(echo_handler, &seen);
+	char path[512], err[256];
+	struct kubeconfig *kc = NULL;
+	struct httpc_config cfg;
+	struct httpc *c;
+
+	snprintf(path, sizeof(path), "%s/kubeconfig", test_tmpdir());
+	ASSERT_OK(kubeconfig_write(path, testsrv_url(srv), NULL, NULL, NULL, "tok-123"));
+	ASSERT_OK(kubeconfig_load(path, NULL, &kc, err, sizeof(err)));
+	httpc_config_from_kubeconfig(&cfg, kc);
+	c = httpc_new(&cfg);
+	kubeconfig_free(kc);	/* httpc_new copied what it needs */
+	ASSERT_NOT_NULL(c);
+	ASSERT_EQ(httpc_json(c, "GET", "/version", NULL, NULL), 200);
+	ASSERT_STREQ(seen.auth, "Bearer tok-123");
+	ASSERT_STREQ(seen.url, "/version");
+	httpc_free(c);
+	testsrv_stop(srv);
 }

@@ -1,0 +1,134 @@
+/*
+ * capstan - the operator CLI: bring a local cluster up and down, and (as the
+ * datapath grows) inspect it: `lb list`, `trace`, `monitor`, `bench`.
+ *
+ * Each subcommand is a function in this table; shared work lives in modules
+ * beside this file.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "preflight.h"
+
+#define CAPSTAN_VERSION "0.1.0"
+
+struct opts {
+	const char *data_dir;
+	int purge;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: capstan [options] COMMAND\n"
+		"\n"
+		"Commands:\n"
+		"  up          start a local cluster (today: check the machine and the datapath)\n"
+		"  down        stop the local cluster and remove what it created on the host\n"
+		"  preflight   check that this machine can run a capstan node\n"
+		"  version     print the version\n"
+		"\n"
+		"Options:\n"
+		"  --data-dir=DIR   cluster state, logs and kubeconfig (default ./data)\n"
+		"  --purge          with down: also remove the data directory\n"
+		"  -h, --help       this text\n"
+		LOG_OPTIONS_HELP);
+}
+
+static int cmd_preflight(const struct opts *o)
+{
+	int failed = preflight_run(stdout);
+
+	if (failed)
+		fprintf(stderr, "capstan: %d preflight check(s) failed\n", failed);
+	return failed ? 1 : 0;
+}
+
+static int cmd_up(const struct opts *o)
+{
+	int failed = preflight_run(stdout);
+
+	if (failed) {
+		fprintf(stderr, "capstan up: %d preflight check(s) failed; fix them first\n",
+			failed);
+		return 1;
+	}
+	printf("\nThe machine is ready and the eBPF datapath loads.\n"
+	       "The cluster daemons (capstan-apiserver, -scheduler, -controller-manager,\n"
+	       "-kubelet, -agent) are not built yet, so no cluster was started in %s.\n",
+	       o->data_dir);
+	return 0;
+}
+
+static int cmd_down(const struct opts *o)
+{
+	printf("capstan down: no cluster daemons exist yet; nothing to stop in %s%s\n",
+	       o->data_dir, o->purge ? " (--purge: nothing to remove)" : "");
+	return 0;
+}
+
+static int cmd_version(const struct opts *o)
+{
+	printf("capstan %s\n", CAPSTAN_VERSION);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(const struct opts *o);
+} commands[] = {
+	{ "up", cmd_up },
+	{ "down", cmd_down },
+	{ "preflight", cmd_preflight },
+	{ "version", cmd_version },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "purge", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		LOG_LONG_OPTIONS,
+		{ 0 },
+	};
+	struct opts o = { .data_dir = "data" };
+	int opt;
+
+	log_init("capstan");
+	while ((opt = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+		int r = log_handle_option(opt, optarg);
+
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		switch (opt) {
+		case 'd':
+			o.data_dir = optarg;
+			break;
+		case 'p':
+			o.purge = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			return commands[i].fn(&o);
+	fprintf(stderr, "capstan: unknown command '%s' (see capstan --help)\n", argv[optind]);
+	return 2;
+}
