@@ -35,8 +35,7 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  --data-dir=DIR   cluster state, logs and kubeconfig (default ./data)\n"
 		"  --purge          with down: also remove the data directory\n"
-		"  -h, --help       this text\n"
-		LOG_OPTIONS_HELP);
+		"  -h, --help       this text\n" LOG_OPTIONS_HELP);
 }
 
 static int cmd_preflight(const struct opts *o)
@@ -66,8 +65,8 @@ static int cmd_up(const struct opts *o)
 
 static int cmd_down(const struct opts *o)
 {
-	printf("capstan down: no cluster daemons exist yet; nothing to stop in %s%s\n",
-	       o->data_dir, o->purge ? " (--purge: nothing to remove)" : "");
+	printf("capstan down: no cluster daemons exist yet; nothing to stop in %s%s\n", o->data_dir,
+	       o->purge ? " (--purge: nothing to remove)" : "");
 	return 0;
 }
 

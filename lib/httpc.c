@@ -35,7 +35,7 @@ struct httpc {
 	long timeout_ms;
 	atomic_bool cancelled;
 	pthread_mutex_t sock_lock;
-	curl_socket_t sock;	/* the open connection, or CURL_SOCKET_BAD */
+	curl_socket_t sock; /* the open connection, or CURL_SOCKET_BAD */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -83,7 +83,8 @@ static int progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t 
 
 static int set_blob(CURL *curl, CURLoption opt, const char *pem)
 {
-	struct curl_blob blob = { .data = (void *)pem, .len = strlen(pem),
+	struct curl_blob blob = { .data = (void *)pem,
+				  .len = strlen(pem),
 				  .flags = CURL_BLOB_COPY };
 
 	return curl_easy_setopt(curl, opt, &blob) == CURLE_OK ? 0 : -EINVAL;
@@ -94,8 +95,8 @@ struct httpc *httpc_new(const struct httpc_config *cfg)
 	struct httpc *c;
 	size_t n;
 
-	if (!cfg->server || (strncmp(cfg->server, "http://", 7) != 0 &&
-			     strncmp(cfg->server, "https://", 8) != 0))
+	if (!cfg->server ||
+	    (strncmp(cfg->server, "http://", 7) != 0 && strncmp(cfg->server, "https://", 8) != 0))
 		return NULL;
 	pthread_once(&curl_once, curl_init_once);
 
@@ -227,11 +228,11 @@ char *httpc_escape(const char *s)
 struct transfer {
 	struct httpc *c;
 	struct httpc_response *resp;
-	httpc_line_fn line_fn;	/* NULL: buffer everything */
+	httpc_line_fn line_fn; /* NULL: buffer everything */
 	void *ctx;
-	int status_known;	/* 0 unknown, 1 stream lines, 2 buffer (error) */
+	int status_known; /* 0 unknown, 1 stream lines, 2 buffer (error) */
 	struct buf line;
-	int stop_err;		/* why the write callback stopped, -errno */
+	int stop_err; /* why the write callback stopped, -errno */
 };
 
 static int deliver_lines(struct transfer *t, const char *data, size_t len)
@@ -365,9 +366,9 @@ static int perform(struct httpc *c, const struct httpc_request *req, struct tran
 	if (req->body) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
-	} else if (req->method && (strcmp(req->method, "POST") == 0 ||
-				   strcmp(req->method, "PUT") == 0 ||
-				   strcmp(req->method, "PATCH") == 0)) {
+	} else if (req->method &&
+		   (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+		    strcmp(req->method, "PATCH") == 0)) {
 		/* An empty body with Content-Length: 0, not a GET in disguise. */
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");

@@ -35,18 +35,18 @@
 #define HTTPC_MAX_LINE (64u << 20)
 
 struct httpc_config {
-	const char *server;	/* base URL, e.g. "http://127.0.0.1:6443" */
-	const char *ca_file;	/* PEM file to verify the server, or NULL */
-	const char *ca_pem;	/* PEM text instead of ca_file, or NULL */
-	const char *cert_file;	/* client certificate (PEM file), or NULL */
-	const char *cert_pem;	/* ... or PEM text */
-	const char *key_file;	/* client key (PEM file), or NULL */
-	const char *key_pem;	/* ... or PEM text */
-	const char *token;	/* bearer token, or NULL */
-	bool insecure;		/* skip server certificate verification */
+	const char *server;	 /* base URL, e.g. "http://127.0.0.1:6443" */
+	const char *ca_file;	 /* PEM file to verify the server, or NULL */
+	const char *ca_pem;	 /* PEM text instead of ca_file, or NULL */
+	const char *cert_file;	 /* client certificate (PEM file), or NULL */
+	const char *cert_pem;	 /* ... or PEM text */
+	const char *key_file;	 /* client key (PEM file), or NULL */
+	const char *key_pem;	 /* ... or PEM text */
+	const char *token;	 /* bearer token, or NULL */
+	bool insecure;		 /* skip server certificate verification */
 	long connect_timeout_ms; /* 0 = 5000 */
-	long timeout_ms;	/* whole request, 0 = 30000; streams have none */
-	const char *user_agent;	/* NULL = "capstan" */
+	long timeout_ms;	 /* whole request, 0 = 30000; streams have none */
+	const char *user_agent;	 /* NULL = "capstan" */
 };
 
 struct httpc_request {
@@ -56,12 +56,12 @@ struct httpc_request {
 	const char *content_type; /* of body; NULL = "application/json" when body set */
 	const void *body;
 	size_t body_len;
-	long timeout_ms;	  /* 0 = the client's default; -1 = no limit */
+	long timeout_ms; /* 0 = the client's default; -1 = no limit */
 };
 
 struct httpc_response {
-	long status;		/* HTTP status code */
-	struct buf body;	/* whole body (httpc_do) or error body (streams) */
+	long status;	 /* HTTP status code */
+	struct buf body; /* whole body (httpc_do) or error body (streams) */
 	char content_type[128];
 };
 

@@ -24,10 +24,10 @@
 #include "util.h"
 
 struct informer {
-	struct httpc_config http;	/* owned copies of the strings */
+	struct httpc_config http; /* owned copies of the strings */
 	char *path;
-	char *label_selector;		/* escaped for the query, or NULL */
-	char *field_selector;		/* escaped, or NULL */
+	char *label_selector; /* escaped for the query, or NULL */
+	char *field_selector; /* escaped, or NULL */
 	unsigned page_size;
 	unsigned watch_timeout_s;
 	unsigned backoff_min_ms, backoff_max_ms;
@@ -39,9 +39,9 @@ struct informer {
 	bool started;
 	atomic_bool stopping;
 
-	pthread_mutex_t lock;		/* guards everything below */
-	pthread_cond_t cond;		/* synced, or stopping */
-	json_t *cache;			/* key -> object */
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond;  /* synced, or stopping */
+	json_t *cache;	      /* key -> object */
 	char rv[64];
 	bool synced;
 	struct informer_stats stats;
@@ -50,9 +50,9 @@ struct informer {
 
 /* Why a watch ended. */
 enum watch_end {
-	WATCH_TIMEOUT,		/* clean end: watch again from rv */
-	WATCH_EXPIRED,		/* 410: list again now */
-	WATCH_BROKEN,		/* error: back off, list again */
+	WATCH_TIMEOUT, /* clean end: watch again from rv */
+	WATCH_EXPIRED, /* 410: list again now */
+	WATCH_BROKEN,  /* error: back off, list again */
 	WATCH_STOPPED,
 };
 
@@ -153,13 +153,7 @@ static bool sleep_or_stop(struct informer *inf, unsigned ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	deadline_after_ms(&ts, CLOCK_MONOTONIC, ms);
 	pthread_mutex_lock(&inf->lock);
 	while (!atomic_load(&inf->stopping)) {
 		if (pthread_cond_timedwait(&inf->cond, &inf->lock, &ts) == ETIMEDOUT)
@@ -400,7 +394,7 @@ static enum watch_end watch_once(struct informer *inf)
 	if (atomic_load(&inf->stopping))
 		ws.end = WATCH_STOPPED;
 	else if (err == -ECANCELED)
-		;	/* the line handler chose ws.end */
+		; /* the line handler chose ws.end */
 	else if (err) {
 		log_debug("watch %s: %s", inf->path, httpc_error(inf->client));
 		ws.end = WATCH_BROKEN;
@@ -536,13 +530,7 @@ int informer_wait_synced(struct informer *inf, int timeout_ms)
 	struct timespec ts;
 	int err = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	deadline_after_ms(&ts, CLOCK_MONOTONIC, timeout_ms);
 	pthread_mutex_lock(&inf->lock);
 	while (!inf->synced && !atomic_load(&inf->stopping) && !err)
 		err = pthread_cond_timedwait(&inf->cond, &inf->lock, &ts);

@@ -38,23 +38,23 @@ struct informer_handlers {
 };
 
 struct informer_config {
-	struct httpc_config http;	/* copied, with its strings, by informer_new */
-	const char *path;		/* collection, e.g. "/api/v1/pods" */
-	const char *label_selector;	/* NULL or "" for all */
-	const char *field_selector;	/* NULL or "" for all */
-	unsigned page_size;		/* list `limit`; 0 = 500 */
-	unsigned watch_timeout_s;	/* `timeoutSeconds`; 0 = random in 300..600 */
-	unsigned backoff_min_ms;	/* first retry delay; 0 = 200 */
-	unsigned backoff_max_ms;	/* retry delay cap; 0 = 10000 */
+	struct httpc_config http;   /* copied, with its strings, by informer_new */
+	const char *path;	    /* collection, e.g. "/api/v1/pods" */
+	const char *label_selector; /* NULL or "" for all */
+	const char *field_selector; /* NULL or "" for all */
+	unsigned page_size;	    /* list `limit`; 0 = 500 */
+	unsigned watch_timeout_s;   /* `timeoutSeconds`; 0 = random in 300..600 */
+	unsigned backoff_min_ms;    /* first retry delay; 0 = 200 */
+	unsigned backoff_max_ms;    /* retry delay cap; 0 = 10000 */
 	struct informer_handlers handlers;
 	void *ctx;
 };
 
 struct informer_stats {
-	unsigned long lists;	/* complete lists (each may be several pages) */
-	unsigned long watches;	/* watch requests started */
-	unsigned long events;	/* watch events applied */
-	unsigned long errors;	/* failed requests and broken streams */
+	unsigned long lists;   /* complete lists (each may be several pages) */
+	unsigned long watches; /* watch requests started */
+	unsigned long events;  /* watch events applied */
+	unsigned long errors;  /* failed requests and broken streams */
 };
 
 struct informer;

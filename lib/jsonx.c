@@ -454,9 +454,9 @@ static bool objects_differ_sorted(const json_t *a, const json_t *b, struct buf *
 	bool found = false;
 
 	keys = xmalloc((json_object_size(a) + json_object_size(b)) * sizeof(*keys));
-	json_object_foreach ((json_t *)a, key, v)
+	json_object_foreach((json_t *)a, key, v)
 		keys[n++] = key;
-	json_object_foreach ((json_t *)b, key, v) {
+	json_object_foreach((json_t *)b, key, v) {
 		if (!json_object_get(a, key))
 			keys[n++] = key;
 	}
@@ -519,7 +519,7 @@ static bool differ(const json_t *a, const json_t *b, struct buf *path)
 			return objects_differ_sorted(a, b, path);
 		if (json_object_size(a) != json_object_size(b))
 			return true;
-		json_object_foreach ((json_t *)a, key, v) {
+		json_object_foreach((json_t *)a, key, v) {
 			if (differ(v, json_object_get(b, key), NULL))
 				return true;
 		}

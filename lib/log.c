@@ -28,7 +28,7 @@ static const char *const level_names[] = {
 };
 
 static const char *const level_tags[] = {
-	[LOG_LVL_ERROR] = "ERROR", [LOG_LVL_WARN] = "WARN ", [LOG_LVL_INFO] = "INFO ",
+	[LOG_LVL_ERROR] = "ERROR", [LOG_LVL_WARN] = "WARN ",  [LOG_LVL_INFO] = "INFO ",
 	[LOG_LVL_DEBUG] = "DEBUG", [LOG_LVL_TRACE] = "TRACE",
 };
 
@@ -87,7 +87,8 @@ int log_handle_option(int opt, const char *arg)
 	switch (opt) {
 	case LOG_OPT_LEVEL:
 		if (log_set_level(arg) < 0) {
-			fprintf(stderr, "%s: bad --log-level '%s' (error, warn, info, debug, trace)\n",
+			fprintf(stderr,
+				"%s: bad --log-level '%s' (error, warn, info, debug, trace)\n",
 				log_component, arg);
 			return -EINVAL;
 		}
@@ -117,10 +118,10 @@ void log_emit(enum log_level lvl, const char *file, int line, const char *fmt, .
 		lvl = LOG_LVL_ERROR;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	r = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s[%d] %s:%d: ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000, level_tags[lvl], log_component, (int)getpid(),
-		     base ? base + 1 : file, line);
+	r = snprintf(buf, sizeof(buf),
+		     "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s[%d] %s:%d: ", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000,
+		     level_tags[lvl], log_component, (int)getpid(), base ? base + 1 : file, line);
 	if (r < 0)
 		return;
 	n = (size_t)r < sizeof(buf) ? (size_t)r : sizeof(buf) - 1;

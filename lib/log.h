@@ -32,10 +32,10 @@ extern int log_threshold;
 
 #define log_enabled(lvl) ((int)(lvl) <= log_threshold)
 
-#define log_at(lvl, ...)                                                           \
-	do {                                                                       \
-		if (log_enabled(lvl))                                              \
-			log_emit((lvl), __FILE__, __LINE__, __VA_ARGS__);          \
+#define log_at(lvl, ...)                                                  \
+	do {                                                              \
+		if (log_enabled(lvl))                                     \
+			log_emit((lvl), __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 
 #define log_error(...) log_at(LOG_LVL_ERROR, __VA_ARGS__)
@@ -66,11 +66,13 @@ const char *log_level_name(enum log_level lvl);
  */
 #define LOG_OPT_LEVEL 0x4c01
 #define LOG_OPT_V 0x4c02
-#define LOG_LONG_OPTIONS                                                           \
-	{ "log-level", required_argument, NULL, LOG_OPT_LEVEL },                   \
-	{ "v", required_argument, NULL, LOG_OPT_V }
-#define LOG_OPTIONS_HELP                                                           \
-	"  --log-level=LEVEL  error, warn, info (default), debug or trace\n"      \
+#define LOG_LONG_OPTIONS                                         \
+	{ "log-level", required_argument, NULL, LOG_OPT_LEVEL }, \
+	{                                                        \
+		"v", required_argument, NULL, LOG_OPT_V          \
+	}
+#define LOG_OPTIONS_HELP                                                     \
+	"  --log-level=LEVEL  error, warn, info (default), debug or trace\n" \
 	"  --v=N              klog-style verbosity: 0-3 info, 4-5 debug, 6+ trace\n"
 
 int log_handle_option(int opt, const char *arg);

@@ -888,7 +888,7 @@ static int add_label_map(struct selector *sel, const json_t *map, const char *pa
 			    path ? path : "", path ? ": " : "");
 		return -EINVAL;
 	}
-	json_object_foreach ((json_t *)map, key, val) {
+	json_object_foreach((json_t *)map, key, val) {
 		const char *v = json_string_value(val);
 
 		if (!json_is_string(val) || strlen(v) != json_string_length(val)) {
@@ -955,7 +955,7 @@ static int add_expression(struct selector *sel, const json_t *expr, size_t idx, 
 		}
 		nvals = json_array_size(values);
 		vals = xcalloc(nvals, sizeof(*vals));
-		json_array_foreach (values, i, v) {
+		json_array_foreach(values, i, v) {
 			vals[i] = json_string_value(v);
 			if (!vals[i] || strlen(vals[i]) != json_string_length(v)) {
 				buf_appendf(msg,
@@ -1050,7 +1050,7 @@ int selector_from_json(const json_t *label_selector, struct selector **out, char
 			put_str(&msg, "matchExpressions: Invalid value: must be a list");
 			goto out;
 		}
-		json_array_foreach (exprs, i, expr) {
+		json_array_foreach(exprs, i, expr) {
 			if (add_expression(sel, expr, i, &msg))
 				goto out;
 		}

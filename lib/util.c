@@ -121,6 +121,17 @@ void buf_free(struct buf *b)
 	*b = (struct buf){ 0 };
 }
 
+void deadline_after_ms(struct timespec *ts, int clock, long ms)
+{
+	clock_gettime((clockid_t)clock, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;

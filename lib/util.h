@@ -38,6 +38,10 @@ void buf_appendf(struct buf *b, const char *fmt, ...) __attribute__((format(prin
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 
+struct timespec;
+/* *ts = now on clock + ms: an absolute deadline for timed waits. */
+void deadline_after_ms(struct timespec *ts, int clock, long ms);
+
 /* Monotonic and wall-clock time in nanoseconds. */
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);

@@ -25,9 +25,9 @@
 #define CAPSTAN_MAP_BACKEND_COUNTERS "capstan_bcnt_v1"
 #define CAPSTAN_MAP_DROPS "capstan_drop_v1"
 
-#define CAPSTAN_SVC_MAX 65536		/* service map entries (all slots) */
-#define CAPSTAN_BACKEND_MAX 65536	/* backend ids are 1..CAPSTAN_BACKEND_MAX-1 */
-#define CAPSTAN_REVNAT_MAX 65536	/* rev-NAT ids (one per service port) */
+#define CAPSTAN_SVC_MAX 65536	  /* service map entries (all slots) */
+#define CAPSTAN_BACKEND_MAX 65536 /* backend ids are 1..CAPSTAN_BACKEND_MAX-1 */
+#define CAPSTAN_REVNAT_MAX 65536  /* rev-NAT ids (one per service port) */
 #define CAPSTAN_MAX_BACKENDS_PER_SVC 4096
 
 /*
@@ -36,12 +36,12 @@
  * one backend. A new connection picks a slot at random.
  */
 struct capstan_svc_key {
-	__be32 addr;	/* service IPv4 address, network byte order */
-	__be16 port;	/* service port, network byte order */
-	__u16 slot;	/* 0 = the service entry, 1..count = backend slots */
-	__u8 proto;	/* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
-	__u8 scope;	/* reserved for external/internal views; 0 */
-	__u8 pad[2];	/* zero: the key is hashed as bytes */
+	__be32 addr; /* service IPv4 address, network byte order */
+	__be16 port; /* service port, network byte order */
+	__u16 slot;  /* 0 = the service entry, 1..count = backend slots */
+	__u8 proto;  /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u8 scope;  /* reserved for external/internal views; 0 */
+	__u8 pad[2]; /* zero: the key is hashed as bytes */
 };
 
 struct capstan_svc_val {
@@ -49,35 +49,35 @@ struct capstan_svc_val {
 	__u16 count;		/* slot 0: backend slots in use (0 = no ready backend) */
 	__u16 rev_nat_id;	/* slot 0: service port id, index of the counters */
 	__u32 flags;		/* slot 0: CAPSTAN_SVC_F_* */
-	__u32 affinity_timeout;	/* slot 0: seconds, with CAPSTAN_SVC_F_AFFINITY */
+	__u32 affinity_timeout; /* slot 0: seconds, with CAPSTAN_SVC_F_AFFINITY */
 };
 
 /* Service flags (slot 0). */
-#define CAPSTAN_SVC_F_AFFINITY (1u << 0)	/* sessionAffinity: ClientIP */
-#define CAPSTAN_SVC_F_LOCAL_INTERNAL (1u << 1)	/* internalTrafficPolicy: Local */
+#define CAPSTAN_SVC_F_AFFINITY (1u << 0)       /* sessionAffinity: ClientIP */
+#define CAPSTAN_SVC_F_LOCAL_INTERNAL (1u << 1) /* internalTrafficPolicy: Local */
 
 /* Backends map: id -> address. */
 struct capstan_backend {
-	__be32 addr;	/* backend IPv4 address, network byte order */
-	__be16 port;	/* backend port, network byte order */
-	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 state;	/* CAPSTAN_BE_* */
+	__be32 addr; /* backend IPv4 address, network byte order */
+	__be16 port; /* backend port, network byte order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 state;  /* CAPSTAN_BE_* */
 };
 
 enum capstan_backend_state {
 	CAPSTAN_BE_ACTIVE = 0,
-	CAPSTAN_BE_TERMINATING = 1,	/* draining: kept for existing flows only */
+	CAPSTAN_BE_TERMINATING = 1, /* draining: kept for existing flows only */
 };
 
 /* Per-CPU counters per service port, indexed by rev_nat_id. */
 struct capstan_svc_counters {
-	__u64 connects;		/* connections (or UDP flows) translated */
-	__u64 refused;		/* refused because no backend was ready */
+	__u64 connects; /* connections (or UDP flows) translated */
+	__u64 refused;	/* refused because no backend was ready */
 };
 
 /* Per-CPU counters per backend, indexed by backend id. */
 struct capstan_backend_counters {
-	__u64 connects;		/* connections sent to this backend */
+	__u64 connects; /* connections sent to this backend */
 };
 
 /*
@@ -86,9 +86,9 @@ struct capstan_backend_counters {
  */
 enum capstan_drop_reason {
 	CAPSTAN_DROP_NONE = 0,
-	CAPSTAN_DROP_NO_BACKEND,	/* service has no ready backend */
-	CAPSTAN_DROP_NO_SLOT,		/* a slot 1..count is missing (agent mid-update) */
-	CAPSTAN_DROP_NO_BACKEND_ENTRY,	/* a slot names a backend id not in the map */
+	CAPSTAN_DROP_NO_BACKEND,       /* service has no ready backend */
+	CAPSTAN_DROP_NO_SLOT,	       /* a slot 1..count is missing (agent mid-update) */
+	CAPSTAN_DROP_NO_BACKEND_ENTRY, /* a slot names a backend id not in the map */
 	CAPSTAN_DROP__MAX,
 };
 

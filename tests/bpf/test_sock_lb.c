@@ -23,7 +23,7 @@
 
 #define VIP "10.96.0.10"
 #define VIP_EMPTY "10.96.0.11"
-#define VIP_NONE "10.96.0.12"	/* in the service range, not a service */
+#define VIP_NONE "10.96.0.12" /* in the service range, not a service */
 #define BACKEND_PORT_A 8081
 #define BACKEND_PORT_B 8082
 #define CONNECTS 40
@@ -81,7 +81,8 @@ static __u64 percpu_sum(struct bpf_map *map, __u32 key, size_t value_size, size_
 
 static int listen_on(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
@@ -226,10 +227,10 @@ TEST(sock_lb_connect4_balances_over_backends)
 	ASSERT_EQ(percpu_sum(skel->maps.capstan_scnt_v1, 7, sizeof(struct capstan_svc_counters),
 			     offsetof(struct capstan_svc_counters, connects)),
 		  CONNECTS);
-	__u64 a = percpu_sum(skel->maps.capstan_bcnt_v1, 1,
-			     sizeof(struct capstan_backend_counters), 0);
-	__u64 b = percpu_sum(skel->maps.capstan_bcnt_v1, 2,
-			     sizeof(struct capstan_backend_counters), 0);
+	__u64 a = percpu_sum(skel->maps.capstan_bcnt_v1, 1, sizeof(struct capstan_backend_counters),
+			     0);
+	__u64 b = percpu_sum(skel->maps.capstan_bcnt_v1, 2, sizeof(struct capstan_backend_counters),
+			     0);
 	ASSERT_EQ(a + b, CONNECTS);
 	ASSERT(a > 0 && b > 0);
 	sock_lb__destroy(skel);

@@ -33,7 +33,7 @@ struct test_case {
 
 static struct test_case tests[TEST_MAX];
 static int ntests;
-static int report_fd = -1;	/* child side of the report pipe */
+static int report_fd = -1; /* child side of the report pipe */
 static char tmpdir[256];
 
 void test_register(const char *name, const char *file, test_fn fn)

@@ -39,56 +39,55 @@ void test_defer(void (*fn)(void));
 /* Skip unless running as root. */
 void test_require_root(void);
 
-#define TEST(name)                                                                 \
-	static void test_##name(void);                                             \
-	__attribute__((constructor)) static void test_register_##name(void)        \
-	{                                                                          \
-		test_register(#name, __FILE__, test_##name);                       \
-	}                                                                          \
+#define TEST(name)                                                          \
+	static void test_##name(void);                                      \
+	__attribute__((constructor)) static void test_register_##name(void) \
+	{                                                                   \
+		test_register(#name, __FILE__, test_##name);                \
+	}                                                                   \
 	static void test_##name(void)
 
-#define ASSERT(cond)                                                               \
-	do {                                                                       \
-		if (!(cond))                                                       \
+#define ASSERT(cond)                                                                  \
+	do {                                                                          \
+		if (!(cond))                                                          \
 			test_fail(__FILE__, __LINE__, "assertion failed: %s", #cond); \
 	} while (0)
 
-#define ASSERT_MSG(cond, ...)                                                      \
-	do {                                                                       \
-		if (!(cond))                                                       \
-			test_fail(__FILE__, __LINE__, __VA_ARGS__);                \
+#define ASSERT_MSG(cond, ...)                                       \
+	do {                                                        \
+		if (!(cond))                                        \
+			test_fail(__FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 
-#define ASSERT_EQ(a, b)                                                            \
-	do {                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                \
-		if (a_ != b_)                                                      \
-			test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, \
-				  a_, b_);                                         \
+#define ASSERT_EQ(a, b)                                                                          \
+	do {                                                                                     \
+		long long a_ = (long long)(a), b_ = (long long)(b);                              \
+		if (a_ != b_)                                                                    \
+			test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
 	} while (0)
 
-#define ASSERT_NE(a, b)                                                            \
-	do {                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                \
-		if (a_ == b_)                                                      \
+#define ASSERT_NE(a, b)                                                                   \
+	do {                                                                              \
+		long long a_ = (long long)(a), b_ = (long long)(b);                       \
+		if (a_ == b_)                                                             \
 			test_fail(__FILE__, __LINE__, "%s != %s: both %lld", #a, #b, a_); \
 	} while (0)
 
-#define ASSERT_STREQ(a, b)                                                         \
-	do {                                                                       \
-		const char *a_ = (a), *b_ = (b);                                   \
-		if (!a_ || !b_ || strcmp(a_, b_) != 0)                             \
-			test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, \
-				  #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");     \
+#define ASSERT_STREQ(a, b)                                                                  \
+	do {                                                                                \
+		const char *a_ = (a), *b_ = (b);                                            \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0)                                      \
+			test_fail(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b, \
+				  a_ ? a_ : "(null)", b_ ? b_ : "(null)");                  \
 	} while (0)
 
 /* For calls that return 0 or -errno. */
-#define ASSERT_OK(expr)                                                            \
-	do {                                                                       \
-		long long r_ = (long long)(expr);                                  \
-		if (r_ != 0)                                                       \
+#define ASSERT_OK(expr)                                                                    \
+	do {                                                                               \
+		long long r_ = (long long)(expr);                                          \
+		if (r_ != 0)                                                               \
 			test_fail(__FILE__, __LINE__, "%s: returned %lld (%s)", #expr, r_, \
-				  r_ < 0 ? strerror((int)-r_) : "not 0");          \
+				  r_ < 0 ? strerror((int)-r_) : "not 0");                  \
 	} while (0)
 
 #define ASSERT_NOT_NULL(p) ASSERT_MSG((p) != NULL, "%s is NULL", #p)

@@ -66,8 +66,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	struct testsrv_request req = {
-		.conn = conn, .method = method, .url = url,
-		.body = u->body.data ? u->body.data : "", .body_len = u->body.len,
+		.conn = conn,
+		.method = method,
+		.url = url,
+		.body = u->body.data ? u->body.data : "",
+		.body_len = u->body.len,
 	};
 	return s->fn(s->ctx, &req);
 }
@@ -82,12 +85,11 @@ struct testsrv *testsrv_start(testsrv_handler fn, void *ctx)
 	s->fn = fn;
 	s->ctx = ctx;
 	pthread_mutex_init(&s->lock, NULL);
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-				     0, NULL, NULL, on_request, s,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+	s->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
+		on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
 	if (!s->daemon) {
 		free(s);
 		return NULL;
@@ -124,8 +126,8 @@ void testsrv_stop(struct testsrv *s)
 enum MHD_Result testsrv_reply(struct MHD_Connection *conn, unsigned status,
 			      const char *content_type, const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	MHD_add_response_header(r, "Content-Type", content_type);

@@ -15,8 +15,8 @@
 struct testsrv_request {
 	struct MHD_Connection *conn;
 	const char *method;
-	const char *url;	/* path without the query */
-	const char *body;	/* NUL-terminated, may be empty */
+	const char *url;  /* path without the query */
+	const char *body; /* NUL-terminated, may be empty */
 	size_t body_len;
 };
 

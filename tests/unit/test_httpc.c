@@ -119,10 +119,12 @@ TEST(httpc_methods_send_bodies)
 	json_decref(out);
 
 	/* Raw request with another content type and Accept. */
-	struct httpc_request req = { .method = "PATCH", .path = "/y",
+	struct httpc_request req = { .method = "PATCH",
+				     .path = "/y",
 				     .accept = "application/json;as=Table;v=v1;g=meta.k8s.io",
 				     .content_type = "application/merge-patch+json",
-				     .body = "{\"a\":1}", .body_len = 7 };
+				     .body = "{\"a\":1}",
+				     .body_len = 7 };
 	struct httpc_response resp;
 	ASSERT_OK(httpc_do(c, &req, &resp));
 	ASSERT_EQ(resp.status, 200);
@@ -218,8 +220,8 @@ struct stream {
 	pthread_cond_t cond;
 	char queue[16][128];
 	int head, tail;
-	int closed;		/* end the body after the queue drains */
-	int status;		/* HTTP status to answer */
+	int closed; /* end the body after the queue drains */
+	int status; /* HTTP status to answer */
 	const char *error_body;
 };
 
@@ -227,6 +229,15 @@ static void stream_push(struct stream *st, const char *s)
 {
 	pthread_mutex_lock(&st->lock);
 	snprintf(st->queue[st->tail++ % 16], 128, "%s", s);
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* End the body once the queue drains. */
+static void stream_close(struct stream *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->closed = 1;
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
 }
@@ -293,11 +304,8 @@ static int collect_line(void *ctx, const char *line, size_t len)
 	else if (col->n == 2)
 		stream_push(col->st, "3}\n");
 	else if (col->n == 3) {
-		stream_push(col->st, "{\"n\":4}");	/* no final newline */
-		pthread_mutex_lock(&col->st->lock);
-		col->st->closed = 1;
-		pthread_cond_broadcast(&col->st->cond);
-		pthread_mutex_unlock(&col->st->lock);
+		stream_push(col->st, "{\"n\":4}"); /* no final newline */
+		stream_close(col->st);
 	}
 	return 0;
 }
@@ -325,9 +333,9 @@ TEST(httpc_stream_delivers_lines_as_they_arrive)
 	ASSERT_EQ(resp.status, 200);
 	ASSERT_EQ(col.n, 4);
 	ASSERT_STREQ(col.lines[0], "{\"n\":1}");
-	ASSERT_STREQ(col.lines[1], "{\"n\":2}");	/* CR stripped */
-	ASSERT_STREQ(col.lines[2], "{\"n\":3}");	/* joined across chunks */
-	ASSERT_STREQ(col.lines[3], "{\"n\":4}");	/* unterminated last line */
+	ASSERT_STREQ(col.lines[1], "{\"n\":2}"); /* CR stripped */
+	ASSERT_STREQ(col.lines[2], "{\"n\":3}"); /* joined across chunks */
+	ASSERT_STREQ(col.lines[3], "{\"n\":4}"); /* unterminated last line */
 	httpc_response_free(&resp);
 	httpc_free(c);
 	testsrv_stop(srv);
@@ -369,10 +377,7 @@ TEST(httpc_stream_stopped_by_callback)
 	ASSERT_EQ(col.n, 2);
 	httpc_response_free(&resp);
 	httpc_free(c);
-	pthread_mutex_lock(&st->lock);
-	st->closed = 1;
-	pthread_cond_broadcast(&st->cond);
-	pthread_mutex_unlock(&st->lock);
+	stream_close(st);
 	testsrv_stop(srv);
 	free(st);
 }
@@ -412,10 +417,7 @@ TEST(httpc_cancel_ends_a_blocked_stream_and_sticks)
 	ASSERT(httpc_cancelled(c));
 	ASSERT_EQ(httpc_json(c, "GET", "/x", NULL, NULL), -ECANCELED);
 	httpc_free(c);
-	pthread_mutex_lock(&st->lock);
-	st->closed = 1;
-	pthread_cond_broadcast(&st->cond);
-	pthread_mutex_unlock(&st->lock);
+	stream_close(st);
 	testsrv_stop(srv);
 	free(st);
 }
@@ -442,7 +444,7 @@ TEST(httpc_uses_a_loaded_kubeconfig)
 	ASSERT_OK(kubeconfig_load(path, NULL, &kc, err, sizeof(err)));
 	httpc_config_from_kubeconfig(&cfg, kc);
 	c = httpc_new(&cfg);
-	kubeconfig_free(kc);	/* httpc_new copied what it needs */
+	kubeconfig_free(kc); /* httpc_new copied what it needs */
 	ASSERT_NOT_NULL(c);
 	ASSERT_EQ(httpc_json(c, "GET", "/version", NULL, NULL), 200);
 	ASSERT_STREQ(seen.auth, "Bearer tok-123");

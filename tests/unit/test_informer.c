@@ -20,14 +20,14 @@
 struct fake {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	long rv;		/* current resourceVersion */
-	long compacted;		/* watches from below this get 410 */
-	json_t *objects;	/* name -> object */
-	json_t *log;		/* [{type, object}] in rv order */
-	int watch_gen;		/* bump to end open watches cleanly */
-	int break_gen;		/* bump to cut open watches */
-	bool expire_as_status;	/* 410 as HTTP status instead of ERROR event */
-	bool hold;		/* open watches send nothing while set */
+	long rv;	       /* current resourceVersion */
+	long compacted;	       /* watches from below this get 410 */
+	json_t *objects;       /* name -> object */
+	json_t *log;	       /* [{type, object}] in rv order */
+	int watch_gen;	       /* bump to end open watches cleanly */
+	int break_gen;	       /* bump to cut open watches */
+	bool expire_as_status; /* 410 as HTTP status instead of ERROR event */
+	bool hold;	       /* open watches send nothing while set */
 	int lists, watches;
 	char last_list_query[256];
 	char last_watch_query[256];
@@ -107,7 +107,7 @@ static void fake_compact(struct fake *f)
 	pthread_mutex_lock(&f->lock);
 	f->compacted = f->rv;
 	json_array_clear(f->log);
-	f->watch_gen++;		/* open watches end; the re-watch is then too old */
+	f->watch_gen++; /* open watches end; the re-watch is then too old */
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
 }
@@ -167,9 +167,9 @@ static enum MHD_Result serve_list(struct fake *f, const struct testsrv_request *
 struct watch {
 	struct fake *f;
 	long from;
-	size_t next;		/* index into f->log */
+	size_t next; /* index into f->log */
 	int gen, brk;
-	char *pending;		/* bytes not yet handed to MHD */
+	char *pending; /* bytes not yet handed to MHD */
 	size_t off;
 };
 
@@ -251,8 +251,9 @@ static enum MHD_Result serve_watch(struct fake *f, const struct testsrv_request 
 
 		pthread_mutex_unlock(&f->lock);
 		if (as_status)
-			return testsrv_reply(req->conn, 410, "application/json",
-					     "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}");
+			return testsrv_reply(
+				req->conn, 410, "application/json",
+				"{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}");
 		return testsrv_reply(req->conn, 200, "application/json",
 				     "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\","
 				     "\"code\":410,\"reason\":\"Expired\"}}\n");
@@ -357,8 +358,8 @@ static void wait_seen(struct seen *s, int n)
 			int have = s->n;
 
 			pthread_mutex_unlock(&s->lock);
-			test_fail(__FILE__, __LINE__, "waited for %d callbacks, got %d (last: %s)", n,
-				  have, have ? s->lines[have - 1] : "-");
+			test_fail(__FILE__, __LINE__, "waited for %d callbacks, got %d (last: %s)",
+				  n, have, have ? s->lines[have - 1] : "-");
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -550,7 +551,7 @@ static void offline_changes_case(bool compact, bool as_status)
 	fake_put(r.f, "new", "1");
 	fake_delete(r.f, "gone");
 	if (compact)
-		fake_compact(r.f);	/* also ends the open watch cleanly */
+		fake_compact(r.f); /* also ends the open watch cleanly */
 	fake_hold(r.f, false);
 
 	wait_seen(&r.seen, 6);
@@ -558,7 +559,7 @@ static void offline_changes_case(bool compact, bool as_status)
 	ASSERT(seen_has(&r.seen, "add new 1"));
 	ASSERT(seen_has(&r.seen, "delete gone"));
 	usleep(150 * 1000);
-	ASSERT_EQ(r.seen.n, 6);	/* "keep" unchanged: no callback, nothing twice */
+	ASSERT_EQ(r.seen.n, 6); /* "keep" unchanged: no callback, nothing twice */
 	ASSERT_EQ(informer_len(r.inf), 3);
 	ASSERT_EQ(fake_count(r.f, &r.f->lists), 2);
 	rig_stop(&r);
@@ -640,7 +641,7 @@ TEST(informer_stop_is_prompt_and_wait_reports_it)
 	informer_stop(r.inf);
 	ASSERT_MSG(now_mono_ns() - start < 2000000000ull, "stop took %llu ms",
 		   (unsigned long long)(now_mono_ns() - start) / 1000000);
-	informer_stop(r.inf);	/* twice is fine */
+	informer_stop(r.inf); /* twice is fine */
 	rig_stop(&r);
 
 	/* Never-synced informer: wait_synced times out, then reports the stop. */

@@ -108,8 +108,9 @@ TEST(log_klog_verbosity)
 
 TEST(log_getopt_integration)
 {
-	static const struct option opts[] = { LOG_LONG_OPTIONS, { "other", no_argument, NULL, 'o' },
-					       { 0 } };
+	static const struct option opts[] = { LOG_LONG_OPTIONS,
+					      { "other", no_argument, NULL, 'o' },
+					      { 0 } };
 	char *argv[] = { "prog", "--v=5", "--other", "--log-level", "error", NULL };
 	int argc = 5, opt, handled = 0, others = 0;
 
