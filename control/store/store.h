@@ -30,9 +30,15 @@
  * committed write, in revision order, from one thread, after the write is
  * durable and before the write call returns to its caller. The API server's
  * watch cache is fed this way, so a client that got 201 reads its own write
- * from the cache immediately.
+ * from the cache immediately. The event function must not write to the
+ * store (the write would wait for the thread that is calling it).
  *
  * Threads: every function may be called from any thread concurrently.
+ *
+ * Bad arguments (a NULL or empty key, a NULL prefix or callback, a NULL
+ * value with len > 0, a negative revision) return -EINVAL from every
+ * function that takes them; a value larger than the backend can keep
+ * returns -E2BIG. An empty prefix lists every key.
  */
 #ifndef CAPSTAN_STORE_H
 #define CAPSTAN_STORE_H
@@ -191,14 +197,39 @@ static inline void store_set_event_fn(struct store *s, store_event_fn fn, void *
 	s->ops->set_event_fn(s, fn, ctx);
 }
 
-/* Finish pending writes, close. s is freed. */
+/*
+ * Finish pending writes (callers already waiting for a write get its
+ * result), close. s is freed: no call may start during or after this.
+ */
 static inline void store_close(struct store *s)
 {
 	if (s)
 		s->ops->close(s);
 }
 
+/* Free what kv holds and zero it (kv itself is not freed; NULL is fine). */
 void store_kv_free(struct store_kv *kv);
+
+/* Helpers shared by the backends (store.c). */
+
+/* A usable key: non-NULL and non-empty. */
+bool store_key_is_valid(const char *key);
+
+/*
+ * Fill kv with copies of key and of the len bytes at value (a NUL appended).
+ * kv's previous contents are not freed.
+ */
+void store_kv_fill(struct store_kv *kv, const char *key, const void *value, size_t len,
+		   int64_t mod_rev, int64_t create_rev);
+
+/*
+ * The end of the key range of a prefix (etcd's range_end): the smallest
+ * string greater than every string that starts with prefix, i.e. prefix cut
+ * after its last byte below 0xff, that byte incremented. A new string (free
+ * it), or NULL when there is no bound (empty prefix or only 0xff bytes): the
+ * range is open-ended.
+ */
+char *store_prefix_end(const char *prefix);
 
 struct store_sqlite_options {
 	/* Most writes committed in one transaction (0 = 256). */
@@ -214,5 +245,21 @@ struct store_sqlite_options {
  */
 int store_sqlite_open(const char *path, const struct store_sqlite_options *opts,
 		      struct store **out, char *err, size_t errlen);
+
+/* Counters of the SQLite backend, for tests and benchmarks. */
+struct store_sqlite_stats {
+	uint64_t writes;	 /* writes committed */
+	uint64_t commits;	 /* transactions that committed writes: one fsync each */
+	uint64_t max_batch;	 /* most writes committed by one transaction */
+	uint64_t failed_batches; /* transactions that failed, every write in them -EIO */
+	uint64_t compact_chunks; /* transactions run by compaction */
+	uint64_t queued;	 /* writes waiting for the writer now (not a counter) */
+};
+
+/*
+ * Copy the counters of s into *out. 0 on success, -EINVAL if s is not a
+ * store opened by store_sqlite_open.
+ */
+int store_sqlite_stats(struct store *s, struct store_sqlite_stats *out);
 
 #endif
