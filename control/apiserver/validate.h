@@ -13,7 +13,8 @@
  *   {"reason": "FieldValueRequired" | "FieldValueInvalid" |
  *              "FieldValueNotSupported" | "FieldValueDuplicate" |
  *              "FieldValueForbidden" | "FieldValueTooLong" |
- *              "FieldValueTypeInvalid",
+ *              "FieldValueTypeInvalid" | "FieldValueNotFound" |
+ *              "FieldValueTooMany",
  *    "field": "spec.template.spec.containers[0].image",
  *    "message": "Required value"}
  * The message has upstream's shape: "Required value",
@@ -45,15 +46,17 @@ void defaults_apply(const char *kind, json_t *obj);
  * (immutable fields: e.g. Deployment spec.selector, Service clusterIP,
  * most of a Pod's spec; metadata.name/namespace/uid). Includes metadata:
  * name format for the kind (DNS-1123 subdomain for most, DNS-1123 label for
- * Namespace and Service), generateName, labels and annotations (keys,
- * values, total annotation size), namespace present iff namespaced.
+ * Namespace, DNS-1035 label for Service as upstream), generateName, labels
+ * and annotations (keys, values, total annotation size), namespace present
+ * iff namespaced. Unknown kinds get the metadata rules only.
  * Appends one cause per problem; returns how many it appended (0 = valid).
  */
 int validate_object(const char *kind, const json_t *obj, const json_t *old, json_t *causes);
 
 /*
  * Validate an update through the status subresource (status rules of the
- * kind, e.g. Pod phase values, Deployment replica counts >= 0).
+ * kind, e.g. Pod IPs and container state transitions, Deployment replica
+ * counts >= 0; upstream does not restrict Pod phase values).
  * Same contract as validate_object.
  */
 int validate_status(const char *kind, const json_t *obj, const json_t *old, json_t *causes);
