@@ -82,7 +82,7 @@ UNIT_BIN := $(BUILD)/tests/unit-tests
 UNIT_ASAN_BIN := $(BUILD)/tests/unit-tests-asan
 BPFTEST_BIN := $(BUILD)/tests/bpf-tests
 
-.PHONY: all deps bpf test test-unit test-unit-asan test-bpf test-integration \
+.PHONY: all deps bpf test test-unit test-unit-asan test-fuzz test-bpf test-integration \
 	test-e2e tests-build up down clean format
 all: $(BIN_PATHS) $(BPF_OBJS)
 
@@ -176,16 +176,44 @@ $(BPFTEST_BIN): $(call obj,$(BPFTEST_SRCS) $(HARNESS_SRCS)) $(BUILD)/lib/libcaps
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
-tests-build: all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(BPFTEST_BIN)
+# libFuzzer target over the API server's input paths (clang, ASan+UBSan).
+FUZZ_BIN := $(BUILD)/tests/fuzz-apiserver
+FUZZ_SRCS := tests/fuzz/fuzz_apiserver.c $(wildcard lib/*.c) \
+	$(wildcard control/apiserver/patch.c control/apiserver/pbjson*.c \
+		control/apiserver/schema*.c control/apiserver/validate*.c \
+		control/apiserver/defaults*.c)
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+fuzz_obj = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(patsubst $(BUILD)/gen/%,%,$(1)))
+
+$(BUILD)/fuzz/%.o: %.c | $(DEPS_STAMP) $(GENERATED)
+	$(say) CC-FUZZ $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CFLAGS_BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/%.pb-c.o: $(BUILD)/gen/%.pb-c.c | $(DEPS_STAMP) $(GENERATED)
+	$(say) CC-FUZZ $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CFLAGS_BASE) -Wno-missing-prototypes -Wno-shadow $(FUZZ_FLAGS) \
+		-fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BIN): $(call fuzz_obj,$(FUZZ_SRCS) $(PROTO_SRCS))
+	$(say) LD $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+tests-build: all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(BPFTEST_BIN) $(FUZZ_BIN)
 
 # `make test` runs every layer even when one fails, then fails if any did.
 test: tests-build
-	$(Q)bash tests/run-layers.sh unit unit-asan bpf integration e2e
+	$(Q)bash tests/run-layers.sh unit unit-asan fuzz bpf integration e2e
 
 test-unit: $(UNIT_BIN)
 	$(Q)bash tests/run-layers.sh unit
 test-unit-asan: $(UNIT_ASAN_BIN)
 	$(Q)bash tests/run-layers.sh unit-asan
+test-fuzz: $(FUZZ_BIN)
+	$(Q)bash tests/run-layers.sh fuzz
 test-bpf: all $(BPFTEST_BIN)
 	$(Q)bash tests/run-layers.sh bpf
 test-integration: all

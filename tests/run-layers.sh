@@ -4,7 +4,8 @@
 #
 #   tests/run-layers.sh unit unit-asan bpf integration e2e
 #
-# Layers: unit and unit-asan (C, no root), bpf (C, root), integration and e2e
+# Layers: unit and unit-asan (C, no root), fuzz (libFuzzer for a bounded
+# time, no root), bpf (C, root), integration and e2e
 # (shell scripts, root). Each layer's runner prints one line per test and a
 # closing `N passed, N failed` line.
 set -u
@@ -25,6 +26,8 @@ run_layer() {
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			"$BUILD/tests/unit-tests-asan" ;;
+	fuzz)
+		bash tests/fuzz/run.sh "$BUILD/tests/fuzz-apiserver" ;;
 	bpf)
 		"$BUILD/tests/bpf-tests" ;;
 	integration | e2e)

@@ -97,14 +97,16 @@ static const struct prim_info {
 	[P_BOOL] = { "bool", "boolean", NULL, "boolean", NULL },
 	[P_DOUBLE] = { "double", "number", NULL, "number", "double" },
 	[P_BYTES] = { "bytes", "base64 string", NULL, "string", "byte" },
-	[P_QUANTITY] = { "quantity", "quantity", "io.k8s.apimachinery.pkg.api.resource.Quantity" },
+	[P_QUANTITY] = { "quantity", "quantity", "io.k8s.apimachinery.pkg.api.resource.Quantity",
+			 NULL, NULL },
 	[P_INTSTR] = { "intstr", "int-or-string",
-		       "io.k8s.apimachinery.pkg.util.intstr.IntOrString" },
-	[P_TIME] = { "time", "date-time", "io.k8s.apimachinery.pkg.apis.meta.v1.Time" },
+		       "io.k8s.apimachinery.pkg.util.intstr.IntOrString", NULL, NULL },
+	[P_TIME] = { "time", "date-time", "io.k8s.apimachinery.pkg.apis.meta.v1.Time", NULL, NULL },
 	[P_MICROTIME] = { "microtime", "date-time",
-			  "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime" },
-	[P_FIELDSV1] = { "fieldsv1", "object", "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1" },
-	[P_OBJECT] = { NULL, "object", NULL },
+			  "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime", NULL, NULL },
+	[P_FIELDSV1] = { "fieldsv1", "object", "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
+			 NULL, NULL },
+	[P_OBJECT] = { NULL, "object", NULL, NULL, NULL },
 };
 
 /* Table package aliases and the OpenAPI name prefixes they stand for. */

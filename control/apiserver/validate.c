@@ -654,13 +654,14 @@ static bool subdomain_chars_ok(const char *s, bool underscore)
 {
 	const char *dot;
 
-	do {
+	for (;;) {
 		dot = strchr(s, '.');
 		if (!label_chars_ok(s, dot ? (size_t)(dot - s) : strlen(s), underscore, false))
 			return false;
+		if (!dot)
+			return true;
 		s = dot + 1;
-	} while (dot);
-	return true;
+	}
 }
 
 static void chk_dns_label(const char *s, struct buf *l)
