@@ -12,6 +12,8 @@
 # the BINARIES section.
 
 .DELETE_ON_ERROR:
+# Generated headers are inputs of later builds, not throwaway intermediates.
+.SECONDARY:
 .SUFFIXES:
 MAKEFLAGS += --no-builtin-rules
 

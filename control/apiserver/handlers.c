@@ -803,7 +803,9 @@ static bool deleting_without_finalizers(const json_t *obj)
 {
 	const json_t *dt = jsonx_get_path(obj, "metadata.deletionTimestamp");
 
+	/* A graceful deletion (grace > 0) waits for its kubelet, not for finalizers. */
 	return dt && !json_is_null(dt) &&
+	       jsonx_path_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0 &&
 	       json_array_size(jsonx_get_path(obj, "metadata.finalizers")) == 0 &&
 	       (strcmp(jsonx_str(obj, "kind", ""), "Namespace") != 0 ||
 		json_array_size(jsonx_get_path(obj, "spec.finalizers")) == 0);
