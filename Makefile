@@ -66,9 +66,10 @@ BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 
 # BINARIES: name := sources of its entry point and private modules.
-BINARIES := capstan capstan-apiserver
+BINARIES := capstan capstan-apiserver capstan-bench-api
 capstan_SRCS := cli/main.c
 capstan-apiserver_SRCS := control/apiserver/main.c
+capstan-bench-api_SRCS := bench/api/bench_api.c
 
 # ---------------------------------------------------------------- outputs
 
@@ -85,7 +86,7 @@ UNIT_ASAN_BIN := $(BUILD)/tests/unit-tests-asan
 BPFTEST_BIN := $(BUILD)/tests/bpf-tests
 
 .PHONY: all deps bpf test test-unit test-unit-asan test-fuzz test-bpf test-integration \
-	test-e2e tests-build up down clean format
+	test-e2e tests-build up down clean format bench-api
 all: $(BIN_PATHS) $(BPF_OBJS)
 
 # `deps` is cheap (one dpkg-query) and runs first whenever a build does; the
@@ -230,6 +231,12 @@ up: all
 	$(Q)$(BUILD)/bin/capstan up --data-dir $(DATA_DIR)
 down: all
 	$(Q)$(BUILD)/bin/capstan down --data-dir $(DATA_DIR) $(if $(PURGE),--purge)
+
+# ---------------------------------------------------------------- benchmarks
+
+# Not part of `make test`: figures are ratios measured side by side in one run.
+bench-api: all
+	$(Q)$(BUILD)/bin/capstan-bench-api --apiserver $(BUILD)/bin/capstan-apiserver
 
 # ---------------------------------------------------------------- misc
 

@@ -260,12 +260,79 @@ static size_t ring_after(struct ring *h, int64_t after)
 	return lo;
 }
 
-/* Build a cache object from a stored value, with resourceVersion = rev. */
+/*
+ * The stored text with "resourceVersion":"<rv>" added as the first member of
+ * the top-level "metadata" object, or NULL when the text has no such
+ * object or already carries a resourceVersion there. Encoding a pod with
+ * jansson costs as much as the rest of a create; the stored text is the
+ * same JSON minus this one member, so it is spliced in instead. The scan
+ * tracks strings and nesting, so a "metadata" key deeper down (a pod
+ * template's) or inside a string is never taken for the top-level one.
+ */
+static char *text_with_rv(const char *text, size_t len, const char *rv)
+{
+	static const char key[] = "\"metadata\"";
+	int depth = 0;
+	bool in_str = false;
+	size_t i, at = 0;
+
+	for (i = 0; i < len && !at; i++) {
+		char ch = text[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		if (ch == '"') {
+			if (depth == 1 && len - i > sizeof(key) &&
+			    memcmp(text + i, key, sizeof(key) - 1) == 0) {
+				size_t j = i + sizeof(key) - 1;
+
+				while (j < len && (text[j] == ' ' || text[j] == ':'))
+					j++;
+				if (j < len && text[j] == '{' && text[j - 1] == ':')
+					at = j + 1;
+			}
+			in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+	}
+	if (!at)
+		return NULL;
+	/* Writers strip resourceVersion; a text that has one is not ours to splice. */
+	if (memmem(text + at, len - at, "\"resourceVersion\"", 17))
+		return NULL;
+
+	size_t rvlen = strlen(rv), n = len + rvlen + 22;
+	bool empty = at < len && text[at] == '}';
+	char *out = xmalloc(n + 1);
+	int w = snprintf(out, n + 1, "%.*s\"resourceVersion\":\"%s\"%s%.*s", (int)at, text, rv,
+			 empty ? "" : ",", (int)(len - at), text + at);
+
+	if (w < 0 || (size_t)w > n) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * Build a cache object from a stored value, with resourceVersion = rev.
+ * hint, when the writer passed its decoded object along (store.h), is
+ * adopted instead of parsing value: the writer does not touch it again.
+ */
 static struct cache_obj *obj_from_value(const char *key, const char *value, size_t len,
-					int64_t rev)
+					int64_t rev, void *hint)
 {
 	json_error_t jerr;
-	json_t *obj = json_loadb(value, len, 0, &jerr);
+	json_t *obj = json_is_object((json_t *)hint) ? json_incref(hint)
+						     : json_loadb(value, len, 0, &jerr);
 	json_t *meta;
 	struct cache_obj *o;
 	char rv[32];
@@ -288,9 +355,13 @@ static struct cache_obj *obj_from_value(const char *key, const char *value, size
 	atomic_init(&o->refs, 1);
 	o->key = xstrdup(key);
 	o->obj = obj;
-	o->text = json_dumps(obj, JSON_COMPACT);
-	if (!o->text)
-		abort();
+	o->text = text_with_rv(value, len, rv);
+	if (!o->text) {
+		/* The stored text is not what the API server writes: encode afresh. */
+		o->text = json_dumps(obj, JSON_COMPACT);
+		if (!o->text)
+			abort();
+	}
 	o->len = strlen(o->text);
 	o->rev = rev;
 	return o;
@@ -299,7 +370,7 @@ static struct cache_obj *obj_from_value(const char *key, const char *value, size
 int cache_load_kv(void *cache, const struct store_kv *kv)
 {
 	struct cache *c = cache;
-	struct cache_obj *o = obj_from_value(kv->key, kv->value, kv->len, kv->mod_rev);
+	struct cache_obj *o = obj_from_value(kv->key, kv->value, kv->len, kv->mod_rev, NULL);
 	struct res *r;
 
 	if (!o)
@@ -327,7 +398,8 @@ void cache_loaded(struct cache *c, int64_t rev)
 void cache_apply(void *cache, const struct store_event *ev)
 {
 	struct cache *c = cache;
-	struct cache_obj *o = obj_from_value(ev->kv.key, ev->kv.value, ev->kv.len, ev->rev);
+	struct cache_obj *o = obj_from_value(ev->kv.key, ev->kv.value, ev->kv.len, ev->rev,
+					     ev->hint);
 	struct cache_event cev = { .rev = ev->rev };
 	struct res *r;
 

@@ -371,6 +371,11 @@ void object_prepare_create(const struct resource *r, json_t *obj)
 	}
 }
 
+/*
+ * The object also travels to the cache as the write's hint (store.h): the
+ * cache keeps it (with resourceVersion set) instead of parsing the text.
+ * So after a successful write the caller must treat obj as read-only.
+ */
 char *object_storage_text(json_t *obj, size_t *len)
 {
 	json_t *meta = obj_meta(obj);
@@ -682,7 +687,7 @@ static int create_object(struct api_req *req, const struct resource *r, json_t *
 		}
 		registry_key(r, req->route.ns, obj_name(obj), key, sizeof(key));
 		text = object_storage_text(obj, &len);
-		err = store_create(s->store, key, text, len, NULL);
+		err = store_create(s->store, key, text, len, obj, NULL);
 		free(text);
 		if (!generated)
 			break;
@@ -827,7 +832,7 @@ int store_write_update(struct apiserver *s, const struct resource *r, const char
 		return err;
 	}
 	text = object_storage_text(obj, &len);
-	err = store_update(s->store, key, cur->rev, text, len, NULL);
+	err = store_update(s->store, key, cur->rev, text, len, obj, NULL);
 	free(text);
 	if (!err)
 		*out = cache_get(s->cache, key);

@@ -47,7 +47,7 @@ static int bootstrap_create(struct apiserver *s, const struct resource *r, const
 	}
 	object_prepare_create(r, obj);
 	text = object_storage_text(obj, &len);
-	err = store_create(s->store, key, text, len, NULL);
+	err = store_create(s->store, key, text, len, NULL, NULL);
 	free(text);
 	return err == -EEXIST ? 0 : err;
 }

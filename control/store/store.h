@@ -72,6 +72,14 @@ struct store_event {
 	struct store_kv kv;
 	/* UPDATE/DELETE: the previous value (prev.mod_rev < rev). CREATE: all zero. */
 	struct store_kv prev;
+	/*
+	 * CREATE/UPDATE: the hint the writer passed with this write, unchanged
+	 * (NULL if none, and always NULL for writes replayed by
+	 * events_since or seen through another process). The API server
+	 * passes its decoded object so its cache need not parse the value
+	 * it just encoded.
+	 */
+	void *hint;
 };
 
 /* Called for each committed write; ev and its strings are valid for the call only. */
@@ -85,9 +93,9 @@ struct store_ops {
 	int (*get)(struct store *s, const char *key, struct store_kv *out);
 	int (*list)(struct store *s, const char *prefix, int64_t *rev, store_kv_fn fn, void *ctx);
 	int (*create)(struct store *s, const char *key, const void *value, size_t len,
-		      int64_t *rev);
+		      void *hint, int64_t *rev);
 	int (*update)(struct store *s, const char *key, int64_t expect_rev, const void *value,
-		      size_t len, int64_t *rev);
+		      size_t len, void *hint, int64_t *rev);
 	int (*del)(struct store *s, const char *key, int64_t expect_rev, int64_t *rev,
 		   struct store_kv *prev);
 	int (*events_since)(struct store *s, int64_t after_rev, store_event_fn fn, void *ctx);
@@ -127,11 +135,12 @@ static inline int store_list(struct store *s, const char *prefix, int64_t *rev, 
 /*
  * Create key. 0 on success with *rev (may be NULL) set to the new revision;
  * -EEXIST if the key exists, -EIO on a storage error. Durable on return.
+ * hint (may be NULL) reaches the event function as ev->hint.
  */
 static inline int store_create(struct store *s, const char *key, const void *value, size_t len,
-			       int64_t *rev)
+			       void *hint, int64_t *rev)
 {
-	return s->ops->create(s, key, value, len, rev);
+	return s->ops->create(s, key, value, len, hint, rev);
 }
 
 /*
@@ -141,9 +150,9 @@ static inline int store_create(struct store *s, const char *key, const void *val
  * exist; -EIO on a storage error. Durable on return.
  */
 static inline int store_update(struct store *s, const char *key, int64_t expect_rev,
-			       const void *value, size_t len, int64_t *rev)
+			       const void *value, size_t len, void *hint, int64_t *rev)
 {
-	return s->ops->update(s, key, expect_rev, value, len, rev);
+	return s->ops->update(s, key, expect_rev, value, len, hint, rev);
 }
 
 /*

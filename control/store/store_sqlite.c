@@ -192,6 +192,7 @@ struct write_op {
 	enum write_kind kind;
 	struct store_kv kv; /* key and new value, copied by the caller; DELETE: key only */
 	int64_t expect_rev;
+	void *hint;	   /* passed through to the event */
 	/* Results, written by the writer before it sets done under the lock. */
 	int err;
 	int64_t rev;
@@ -715,7 +716,8 @@ static void writer_emit_events(struct sqlite_store *s, struct write_op *batch)
 {
 	pthread_mutex_lock(&s->event_lock);
 	for (struct write_op *op = batch; s->event_fn && op; op = op->next) {
-		struct store_event ev = { .rev = op->rev, .kv = op->kv, .prev = op->prev };
+		struct store_event ev = { .rev = op->rev, .kv = op->kv, .prev = op->prev,
+					  .hint = op->hint };
 
 		if (op->err)
 			continue;
@@ -726,6 +728,7 @@ static void writer_emit_events(struct sqlite_store *s, struct write_op *batch)
 		} else {
 			/* A DELETED event carries the last value at the deletion's revision. */
 			ev.type = STORE_EV_DELETE;
+			ev.hint = NULL;
 			ev.kv = op->prev;
 			ev.kv.mod_rev = op->rev;
 		}
@@ -946,9 +949,9 @@ static int writer_submit(struct sqlite_store *s, struct write_op *op)
 }
 
 static int sq_write(struct store *base, enum write_kind kind, const char *key, int64_t expect_rev,
-		    const void *value, size_t len, int64_t *rev, struct store_kv *prev)
+		    const void *value, size_t len, void *hint, int64_t *rev, struct store_kv *prev)
 {
-	struct write_op op = { .kind = kind, .expect_rev = expect_rev };
+	struct write_op op = { .kind = kind, .expect_rev = expect_rev, .hint = hint };
 	int err;
 
 	if (!store_key_is_valid(key) || expect_rev < 0 || (!value && len))
@@ -970,21 +973,21 @@ static int sq_write(struct store *base, enum write_kind kind, const char *key, i
 }
 
 static int sq_create(struct store *base, const char *key, const void *value, size_t len,
-		     int64_t *rev)
+		     void *hint, int64_t *rev)
 {
-	return sq_write(base, WRITE_CREATE, key, 0, value, len, rev, NULL);
+	return sq_write(base, WRITE_CREATE, key, 0, value, len, hint, rev, NULL);
 }
 
 static int sq_update(struct store *base, const char *key, int64_t expect_rev, const void *value,
-		     size_t len, int64_t *rev)
+		     size_t len, void *hint, int64_t *rev)
 {
-	return sq_write(base, WRITE_UPDATE, key, expect_rev, value, len, rev, NULL);
+	return sq_write(base, WRITE_UPDATE, key, expect_rev, value, len, hint, rev, NULL);
 }
 
 static int sq_del(struct store *base, const char *key, int64_t expect_rev, int64_t *rev,
 		  struct store_kv *prev)
 {
-	return sq_write(base, WRITE_DELETE, key, expect_rev, NULL, 0, rev, prev);
+	return sq_write(base, WRITE_DELETE, key, expect_rev, NULL, 0, NULL, rev, prev);
 }
 
 static int sq_compact(struct store *base, int64_t rev)

@@ -277,3 +277,38 @@ TEST(cache_shutdown_wakes_watchers)
 	cache_watch_stop(w);
 	cache_free(c);
 }
+
+/* The cached text gets resourceVersion in the top-level metadata only. */
+TEST(cache_text_carries_the_resource_version_where_it_belongs)
+{
+	static const char *const values[] = {
+		"{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}}}},"
+		"\"metadata\":{\"name\":\"x\"}}",
+		"{\"note\":\"\\\"metadata\\\":{ fake\",\"metadata\":{}}",
+		"{\"metadata\" : {\"name\":\"y\"}}",
+		"{\"kind\":\"Event\",\"metadata\":{\"name\":\"e\"},\"involvedObject\":"
+		"{\"resourceVersion\":\"3\"}}",
+		"{\"nometa\":1}",
+	};
+	struct cache *c = cache_new(0);
+	char key[64];
+
+	cache_loaded(c, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(values); i++) {
+		struct cache_obj *o;
+		json_t *back;
+
+		snprintf(key, sizeof(key), "/registry/things/ns/t%zu", i);
+		feed(c, STORE_EV_CREATE, (int64_t)i + 1, key, values[i]);
+		o = cache_get(c, key);
+		ASSERT_NOT_NULL(o);
+		back = json_loads(o->text, 0, NULL);
+		ASSERT_MSG(back != NULL, "case %zu: text is not JSON: %s", i, o->text);
+		ASSERT_EQ(atoi(jsonx_path_str(back, "metadata.resourceVersion", "0")), i + 1);
+		ASSERT_MSG(jsonx_equal(back, o->obj), "case %zu: text and object differ", i);
+		ASSERT_NULL(jsonx_path_str(back, "spec.template.metadata.resourceVersion", NULL));
+		json_decref(back);
+		cache_obj_unref(o);
+	}
+	cache_free(c);
+}

@@ -46,7 +46,7 @@ static int64_t create_str(struct store *s, const char *key, const char *value)
 {
 	int64_t rev = -1;
 
-	ASSERT_OK(store_create(s, key, value, strlen(value), &rev));
+	ASSERT_OK(store_create(s, key, value, strlen(value), NULL, &rev));
 	ASSERT(rev > 0);
 	return rev;
 }
@@ -55,7 +55,7 @@ static int64_t update_str(struct store *s, const char *key, int64_t expect, cons
 {
 	int64_t rev = -1;
 
-	ASSERT_OK(store_update(s, key, expect, value, strlen(value), &rev));
+	ASSERT_OK(store_update(s, key, expect, value, strlen(value), NULL, &rev));
 	ASSERT(rev > 0);
 	return rev;
 }
@@ -242,21 +242,21 @@ TEST(store_create_get_and_exists)
 	ASSERT_EQ(store_current_rev(s), 0);
 	ASSERT_EQ(create_str(s, "/registry/pods/default/a", "{\"x\":1}"), 1);
 	expect_kv(s, "/registry/pods/default/a", "{\"x\":1}", 1, 1);
-	ASSERT_EQ(store_create(s, "/registry/pods/default/a", "y", 1, NULL), -EEXIST);
+	ASSERT_EQ(store_create(s, "/registry/pods/default/a", "y", 1, NULL, NULL), -EEXIST);
 	expect_kv(s, "/registry/pods/default/a", "{\"x\":1}", 1, 1);
 	ASSERT_EQ(store_current_rev(s), 1);
 	ASSERT_EQ(store_get(s, "/registry/pods/default/b", &kv), -ENOENT);
 	ASSERT_NULL(kv.key);
 
 	/* Values are bytes: embedded NULs survive, a NUL follows them. */
-	ASSERT_OK(store_create(s, "/bin", bin, sizeof(bin), NULL));
+	ASSERT_OK(store_create(s, "/bin", bin, sizeof(bin), NULL, NULL));
 	ASSERT_OK(store_get(s, "/bin", &kv));
 	ASSERT_EQ(kv.len, sizeof(bin));
 	ASSERT(memcmp(kv.value, bin, sizeof(bin)) == 0);
 	ASSERT_EQ(kv.value[kv.len], '\0');
 	store_kv_free(&kv);
 	/* An empty value is a value, not a missing key. */
-	ASSERT_OK(store_create(s, "/empty", NULL, 0, NULL));
+	ASSERT_OK(store_create(s, "/empty", NULL, 0, NULL, NULL));
 	expect_kv(s, "/empty", "", 3, 3);
 	/* Keys are any NUL-free bytes. */
 	create_str(s, "/odd/\x01\xfe\xff", "odd");
@@ -274,15 +274,15 @@ TEST(store_update_compare_and_swap)
 	expect_kv(s, "/k", "v2", 2, 1);
 	/* Stale: the caller read revision 1, the key is at 2. */
 	rev = -1;
-	ASSERT_EQ(store_update(s, "/k", 1, "v3", 2, &rev), -ESTALE);
+	ASSERT_EQ(store_update(s, "/k", 1, "v3", 2, NULL, &rev), -ESTALE);
 	ASSERT_EQ(rev, -1);
 	expect_kv(s, "/k", "v2", 2, 1);
-	ASSERT_EQ(store_update(s, "/k", 99, "v3", 2, NULL), -ESTALE);
+	ASSERT_EQ(store_update(s, "/k", 99, "v3", 2, NULL, NULL), -ESTALE);
 	/* Unconditional. */
 	ASSERT_EQ(update_str(s, "/k", 0, "v3"), 3);
 	expect_kv(s, "/k", "v3", 3, 1);
-	ASSERT_EQ(store_update(s, "/missing", 0, "x", 1, NULL), -ENOENT);
-	ASSERT_EQ(store_update(s, "/missing", 3, "x", 1, NULL), -ENOENT);
+	ASSERT_EQ(store_update(s, "/missing", 0, "x", 1, NULL, NULL), -ENOENT);
+	ASSERT_EQ(store_update(s, "/missing", 3, "x", 1, NULL, NULL), -ENOENT);
 	/* Failed writes use no revision. */
 	ASSERT_EQ(store_current_rev(s), 3);
 	store_close(s);
@@ -309,7 +309,7 @@ TEST(store_delete_conditional_and_unconditional)
 	ASSERT_EQ(store_get(s, "/a", &prev), -ENOENT);
 	ASSERT_EQ(store_delete(s, "/a", 0, NULL, NULL), -ENOENT);
 	ASSERT_EQ(store_delete(s, "/a", 1, NULL, NULL), -ENOENT);
-	ASSERT_EQ(store_update(s, "/a", 0, "x", 1, NULL), -ENOENT);
+	ASSERT_EQ(store_update(s, "/a", 0, "x", 1, NULL, NULL), -ENOENT);
 	ASSERT_OK(store_delete(s, "/b", 0, &rev, NULL));
 	ASSERT_EQ(rev, 4);
 	ASSERT_EQ(store_delete(s, "/never", 0, NULL, NULL), -ENOENT);
@@ -327,7 +327,7 @@ TEST(store_recreate_after_delete)
 	ASSERT_EQ(create_str(s, "/k", "two"), 3);
 	expect_kv(s, "/k", "two", 3, 3);
 	/* A revision of the old incarnation does not match the new one. */
-	ASSERT_EQ(store_update(s, "/k", 1, "x", 1, NULL), -ESTALE);
+	ASSERT_EQ(store_update(s, "/k", 1, "x", 1, NULL, NULL), -ESTALE);
 	/* Many incarnations: each create replaces a different tombstone. */
 	for (int i = 0; i < 5; i++) {
 		ASSERT_OK(store_delete(s, "/k", 0, &rev, NULL));
@@ -525,14 +525,14 @@ TEST(store_events_delivered_in_order_before_the_write_returns)
 
 	ev_log_init(&l);
 	store_set_event_fn(s, ev_log_fn, &l);
-	ASSERT_OK(store_create(s, "/a", "a1", 2, &rev));
+	ASSERT_OK(store_create(s, "/a", "a1", 2, NULL, &rev));
 	/* Delivered before the call returned: a reader of the cache sees it. */
 	ASSERT_EQ(l.n, 1);
 	update_str(s, "/a", 1, "a2");
 	ASSERT_EQ(l.n, 2);
 	/* Failed writes make no events. */
-	ASSERT_EQ(store_update(s, "/a", 1, "x", 1, NULL), -ESTALE);
-	ASSERT_EQ(store_create(s, "/a", "x", 1, NULL), -EEXIST);
+	ASSERT_EQ(store_update(s, "/a", 1, "x", 1, NULL, NULL), -ESTALE);
+	ASSERT_EQ(store_create(s, "/a", "x", 1, NULL, NULL), -EEXIST);
 	ASSERT_EQ(store_delete(s, "/zz", 0, NULL, NULL), -ENOENT);
 	ASSERT_EQ(l.n, 2);
 	create_str(s, "/b", "b1");
@@ -724,7 +724,7 @@ static void *cas_worker_main(void *arg)
 
 		ASSERT_OK(store_get(w->s, "/counter", &kv));
 		snprintf(v, sizeof(v), "%ld", atol(kv.value) + 1);
-		r = store_update(w->s, "/counter", kv.mod_rev, v, strlen(v), NULL);
+		r = store_update(w->s, "/counter", kv.mod_rev, v, strlen(v), NULL, NULL);
 		store_kv_free(&kv);
 		if (r == 0)
 			done++;
@@ -846,7 +846,7 @@ static void *queued_writer_main(void *arg)
 	char key[32];
 
 	snprintf(key, sizeof(key), "/q/%d", w->id);
-	w->err = store_create(w->s, key, key, strlen(key), NULL);
+	w->err = store_create(w->s, key, key, strlen(key), NULL, NULL);
 	return NULL;
 }
 
@@ -957,7 +957,7 @@ static void *ack_writer_main(void *arg)
 
 		snprintf(key, sizeof(key), "/ack/%d/%06d", w->id, i);
 		ack_value(key, v, sizeof(v));
-		if (store_create(w->s, key, v, strlen(v), NULL) != 0)
+		if (store_create(w->s, key, v, strlen(v), NULL, NULL) != 0)
 			_exit(3);
 		/* One write() below PIPE_BUF: lines of several threads never mix. */
 		n = snprintf(line, sizeof(line), "%s\n", key);
@@ -1124,7 +1124,7 @@ TEST(store_disk_full_fails_the_write_with_eio_and_recovers)
 	ASSERT_OK(setrlimit(RLIMIT_FSIZE, &lim));
 	for (i = 0; i < 64; i++) {
 		snprintf(key, sizeof(key), "/big/%d", i);
-		r = store_create(s, key, big, big_len, &rev);
+		r = store_create(s, key, big, big_len, NULL, &rev);
 		if (r)
 			break;
 		last_ok = rev;
@@ -1173,13 +1173,13 @@ TEST(store_bad_arguments_are_refused)
 
 	ASSERT_EQ(store_get(s, "", &kv), -EINVAL);
 	ASSERT_EQ(store_get(s, NULL, &kv), -EINVAL);
-	ASSERT_EQ(store_create(s, "", "v", 1, NULL), -EINVAL);
-	ASSERT_EQ(store_create(s, NULL, "v", 1, NULL), -EINVAL);
-	ASSERT_EQ(store_create(s, "/k", NULL, 3, NULL), -EINVAL);
+	ASSERT_EQ(store_create(s, "", "v", 1, NULL, NULL), -EINVAL);
+	ASSERT_EQ(store_create(s, NULL, "v", 1, NULL, NULL), -EINVAL);
+	ASSERT_EQ(store_create(s, "/k", NULL, 3, NULL, NULL), -EINVAL);
 	/* Checked before the bytes are touched: this pointer is not that big. */
-	ASSERT_EQ(store_create(s, "/k", "v", (size_t)1 << 40, NULL), -E2BIG);
-	ASSERT_EQ(store_update(s, "", 0, "v", 1, NULL), -EINVAL);
-	ASSERT_EQ(store_update(s, "/k", -1, "v", 1, NULL), -EINVAL);
+	ASSERT_EQ(store_create(s, "/k", "v", (size_t)1 << 40, NULL, NULL), -E2BIG);
+	ASSERT_EQ(store_update(s, "", 0, "v", 1, NULL, NULL), -EINVAL);
+	ASSERT_EQ(store_update(s, "/k", -1, "v", 1, NULL, NULL), -EINVAL);
 	ASSERT_EQ(store_delete(s, "", 0, NULL, NULL), -EINVAL);
 	ASSERT_EQ(store_delete(s, "/k", -5, NULL, NULL), -EINVAL);
 	ASSERT_EQ(store_list(s, NULL, NULL, never_called, NULL), -EINVAL);
