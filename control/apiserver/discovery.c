@@ -12,6 +12,7 @@
  * strategic merge patch metadata.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/apiserver/handlers.h"
@@ -153,6 +154,109 @@ static json_t *resource_list(const char *group, const char *version)
 			 "groupVersion", gv, "resources", list);
 }
 
+/* ------------------------------------------------------- aggregated discovery */
+
+/*
+ * kubectl asks /api and /apis for apidiscovery.k8s.io/v2 first; answering it
+ * gives every resource of every group in one response, so kubectl skips one
+ * request per group version.
+ */
+static bool wants_aggregated(const struct api_req *req)
+{
+	const char *accept = api_header(req, "Accept");
+
+	return accept && strstr(accept, "g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+}
+
+static json_t *agg_subresource(const char *sub, const char *group, const char *version,
+			       const char *kind, const char *const *verbs)
+{
+	return json_pack("{s:s,s:{s:s,s:s,s:s},s:o}", "subresource", sub, "responseKind",
+			 "group", group, "version", version, "kind", kind, "verbs",
+			 string_array(verbs));
+}
+
+static json_t *agg_resources(const char *group, const char *version)
+{
+	static const char *const get_patch_update[] = { "get", "patch", "update", NULL };
+	static const char *const create_only[] = { "create", NULL };
+	static const char *const get_only[] = { "get", NULL };
+	static const char *const update_only[] = { "update", NULL };
+	json_t *list = json_array();
+
+	for (const struct resource *r = registry_resources; r->name; r++) {
+		json_t *o, *subs = json_array();
+
+		if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
+			continue;
+		o = json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:o}", "resource", r->name,
+			      "responseKind", "group", r->group, "version", r->version, "kind",
+			      r->kind, "scope", r->namespaced ? "Namespaced" : "Cluster",
+			      "singularResource", r->singular, "verbs", string_array(all_verbs));
+		if (r->short_names[0])
+			json_object_set_new(o, "shortNames", string_array(r->short_names));
+		if (r->category_all)
+			json_object_set_new(o, "categories", json_pack("[s]", "all"));
+		if (r->subresources & RES_SUB_STATUS)
+			json_array_append_new(subs, agg_subresource("status", r->group, r->version,
+								    r->kind, get_patch_update));
+		if (r->subresources & RES_SUB_SCALE)
+			json_array_append_new(subs, agg_subresource("scale", "autoscaling", "v1",
+								    "Scale", get_patch_update));
+		if (r->subresources & RES_SUB_BINDING)
+			json_array_append_new(subs, agg_subresource("binding", "", "v1", "Binding",
+								    create_only));
+		if (r->subresources & RES_SUB_EVICTION)
+			json_array_append_new(subs, agg_subresource("eviction", "policy", "v1",
+								    "Eviction", create_only));
+		if (r->subresources & RES_SUB_LOG)
+			json_array_append_new(subs, agg_subresource("log", "", "v1", "Pod", get_only));
+		if (r->subresources & RES_SUB_FINALIZE)
+			json_array_append_new(subs, agg_subresource("finalize", r->group,
+								    r->version, r->kind,
+								    update_only));
+		if (json_array_size(subs))
+			json_object_set_new(o, "subresources", subs);
+		else
+			json_decref(subs);
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+static json_t *agg_group(const char *group, const char *version)
+{
+	return json_pack("{s:{s:s},s:[{s:s,s:o,s:s}]}", "metadata", "name", group, "versions",
+			 "version", version, "resources", agg_resources(group, version),
+			 "freshness", "Current");
+}
+
+static void reply_aggregated(struct api_req *req)
+{
+	json_t *items = json_array(), *out;
+	const char *names[16];
+	size_t n;
+	char *text;
+
+	if (req->route.kind == ROUTE_API) {
+		json_array_append_new(items, agg_group("", "v1"));
+	} else {
+		n = groups(names, 16);
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(items, agg_group(names[i],
+							       group_version_of(names[i])));
+	}
+	out = json_pack("{s:s,s:s,s:{},s:o}", "kind", "APIGroupDiscoveryList", "apiVersion",
+			"apidiscovery.k8s.io/v2", "metadata", "items", items);
+	text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	if (!text)
+		abort();
+	api_reply_raw(req, 200,
+		      "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList", text,
+		      strlen(text));
+}
+
 void handle_discovery(struct api_req *req)
 {
 	const struct route *rt = &req->route;
@@ -163,6 +267,10 @@ void handle_discovery(struct api_req *req)
 	if (strcmp(req->method, "GET") != 0) {
 		api_reply_status(req, status_failure(REASON_METHOD_NOT_ALLOWED, NULL, NULL, NULL,
 						     "discovery supports GET only"));
+		return;
+	}
+	if ((rt->kind == ROUTE_API || rt->kind == ROUTE_APIS) && wants_aggregated(req)) {
+		reply_aggregated(req);
 		return;
 	}
 	switch (rt->kind) {

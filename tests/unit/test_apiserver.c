@@ -752,3 +752,45 @@ TEST(apiserver_pod_logs_are_proxied_from_the_kubelet)
 	rig_stop(&r);
 	testsrv_stop(kubelet);
 }
+
+TEST(apiserver_aggregated_discovery)
+{
+	struct rig r = { 0 };
+	struct httpc_request req = {
+		.path = "/apis",
+		.accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+			  "application/json",
+	};
+	struct httpc_response resp;
+	json_t *o, *g, *res;
+	size_t i, j;
+	bool found_scale = false;
+
+	rig_start(&r);
+	ASSERT_OK(httpc_do(r.c, &req, &resp));
+	ASSERT_EQ(resp.status, 200);
+	ASSERT(strstr(resp.content_type, "as=APIGroupDiscoveryList") != NULL);
+	o = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	httpc_response_free(&resp);
+	ASSERT_STREQ(jsonx_str(o, "apiVersion", ""), "apidiscovery.k8s.io/v2");
+	json_array_foreach(json_object_get(o, "items"), i, g) {
+		if (strcmp(jsonx_path_str(g, "metadata.name", ""), "apps") != 0)
+			continue;
+		json_array_foreach(jsonx_get_path(g, "versions[0].resources"), j, res) {
+			if (strcmp(jsonx_str(res, "resource", ""), "deployments") == 0) {
+				ASSERT_STREQ(jsonx_str(res, "scope", ""), "Namespaced");
+				ASSERT_STREQ(jsonx_path_str(res, "subresources[1].responseKind.kind",
+							    ""),
+					     "Scale");
+				found_scale = true;
+			}
+		}
+	}
+	ASSERT(found_scale);
+	json_decref(o);
+	/* Without the aggregated media type: the legacy APIGroupList. */
+	o = expect(&r, 200, "GET", "/api", NULL, NULL);
+	ASSERT_STREQ(jsonx_str(o, "kind", ""), "APIVersions");
+	json_decref(o);
+	rig_stop(&r);
+}
