@@ -185,10 +185,11 @@ static json_t *agg_resources(const char *group, const char *version)
 	json_t *list = json_array();
 
 	for (const struct resource *r = registry_resources; r->name; r++) {
-		json_t *o, *subs = json_array();
+		json_t *o, *subs;
 
 		if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
 			continue;
+		subs = json_array();
 		o = json_pack("{s:s,s:{s:s,s:s,s:s},s:s,s:s,s:o}", "resource", r->name,
 			      "responseKind", "group", r->group, "version", r->version, "kind",
 			      r->kind, "scope", r->namespaced ? "Namespaced" : "Cluster",
