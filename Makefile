@@ -66,9 +66,10 @@ BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 
 # BINARIES: name := sources of its entry point and private modules.
-BINARIES := capstan capstan-apiserver capstan-bench-api
+BINARIES := capstan capstan-apiserver capstan-agent capstan-bench-api
 capstan_SRCS := cli/main.c
 capstan-apiserver_SRCS := control/apiserver/main.c
+capstan-agent_SRCS := agent/lb/main.c
 capstan-bench-api_SRCS := bench/api/bench_api.c
 
 # ---------------------------------------------------------------- outputs
@@ -205,7 +206,15 @@ $(FUZZ_BIN): $(call fuzz_obj,$(FUZZ_SRCS) $(PROTO_SRCS))
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-tests-build: all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(BPFTEST_BIN) $(FUZZ_BIN)
+# Standalone test tools (one .c each), used by the shell test layers.
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o
+	$(say) LD $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^
+
+tests-build: all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(BPFTEST_BIN) $(FUZZ_BIN) $(TOOLS)
 
 # `make test` runs every layer even when one fails, then fails if any did.
 test: tests-build
@@ -219,9 +228,9 @@ test-fuzz: $(FUZZ_BIN)
 	$(Q)bash tests/run-layers.sh fuzz
 test-bpf: all $(BPFTEST_BIN)
 	$(Q)bash tests/run-layers.sh bpf
-test-integration: all
+test-integration: all $(TOOLS)
 	$(Q)bash tests/run-layers.sh integration
-test-e2e: all
+test-e2e: all $(TOOLS)
 	$(Q)bash tests/run-layers.sh e2e
 
 # ---------------------------------------------------------------- cluster

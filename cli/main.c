@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb.h"
 #include "log.h"
 #include "preflight.h"
 
@@ -19,6 +20,8 @@
 struct opts {
 	const char *data_dir;
 	int purge;
+	int argc; /* the command and its own arguments */
+	char **argv;
 };
 
 static void usage(FILE *out)
@@ -30,6 +33,8 @@ static void usage(FILE *out)
 		"  up          start a local cluster (today: check the machine and the datapath)\n"
 		"  down        stop the local cluster and remove what it created on the host\n"
 		"  preflight   check that this machine can run a capstan node\n"
+		"  lb          inspect the service load balancer (list, stats, monitor;\n"
+		"              see capstan lb --help)\n"
 		"  version     print the version\n"
 		"\n"
 		"Options:\n"
@@ -76,6 +81,11 @@ static int cmd_version(const struct opts *o)
 	return 0;
 }
 
+static int cmd_lb(const struct opts *o)
+{
+	return cli_lb_main(o->argc, o->argv);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct opts *o);
@@ -84,6 +94,7 @@ static const struct {
 	{ "down", cmd_down },
 	{ "preflight", cmd_preflight },
 	{ "version", cmd_version },
+	{ "lb", cmd_lb },
 };
 
 int main(int argc, char **argv)
@@ -125,6 +136,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	o.argc = argc - optind;
+	o.argv = argv + optind;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			return commands[i].fn(&o);

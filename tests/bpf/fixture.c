@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,8 @@
 static char bpffs_path[512];
 static char cgroup_path[512];
 static int cgroup_fd = -1;
+static void *shared_mem;
+static size_t shared_len;
 
 void fixture_require_bpf(void)
 {
@@ -30,6 +33,8 @@ void fixture_require_bpf(void)
 
 static void fixture_cleanup(void)
 {
+	if (shared_mem)
+		munmap(shared_mem, shared_len);
 	if (cgroup_fd >= 0)
 		close(cgroup_fd);
 	if (cgroup_path[0] && rmdir(cgroup_path) != 0 && errno != ENOENT)
@@ -184,4 +189,17 @@ int fixture_run_child(bool join, int (*fn)(void *arg), void *arg)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+void *fixture_shared(size_t len)
+{
+	ASSERT_MSG(shared_mem == NULL, "fixture_shared: one region per test");
+	register_cleanup();
+	shared_mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared_mem == MAP_FAILED) {
+		shared_mem = NULL;
+		test_fail(__FILE__, __LINE__, "mmap shared: %s", strerror(errno));
+	}
+	shared_len = len;
+	return shared_mem;
 }

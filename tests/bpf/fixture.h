@@ -13,6 +13,7 @@
 #define CAPSTAN_BPF_FIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Skip unless root with BTF and cgroup v2. */
@@ -30,5 +31,12 @@ int fixture_cgroup_fd(void);
  * 10.96.0.0/12. Returns the child's exit status (0 = fn returned 0).
  */
 int fixture_run_child(bool join_cgroup, int (*fn)(void *arg), void *arg);
+
+/*
+ * Zeroed memory shared with the children fixture_run_child() forks, so they
+ * can hand results back (which backend they reached, their netns cookie).
+ * One region per test; unmapped at the test's end. Never returns NULL.
+ */
+void *fixture_shared(size_t len);
 
 #endif

@@ -41,10 +41,10 @@ require_root() {
 # scratch VAR: make a scratch directory, removed at exit, and store its
 # path in VAR (not `$(scratch)`: defer must run in this shell, not a subshell).
 scratch() {
-	local d
-	d=$(mktemp -d /tmp/capstan-test.XXXXXX)
-	defer rm -rf "$d"
-	printf -v "$1" %s "$d"
+	local _scratch_dir
+	_scratch_dir=$(mktemp -d /tmp/capstan-test.XXXXXX)
+	defer rm -rf "$_scratch_dir"
+	printf -v "$1" %s "$_scratch_dir"
 }
 
 # wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds or time runs out.
