@@ -66,11 +66,12 @@ BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 
 # BINARIES: name := sources of its entry point and private modules.
-BINARIES := capstan capstan-apiserver capstan-agent capstan-bench-api
+BINARIES := capstan capstan-apiserver capstan-agent capstan-bench-api capstan-bench-datapath
 capstan_SRCS := cli/main.c
 capstan-apiserver_SRCS := control/apiserver/main.c
 capstan-agent_SRCS := agent/lb/main.c
 capstan-bench-api_SRCS := bench/api/bench_api.c
+capstan-bench-datapath_SRCS := $(wildcard bench/datapath/*.c)
 
 # ---------------------------------------------------------------- outputs
 
@@ -246,6 +247,11 @@ down: all
 # Not part of `make test`: figures are ratios measured side by side in one run.
 bench-api: all
 	$(Q)$(BUILD)/bin/capstan-bench-api --apiserver $(BUILD)/bin/capstan-apiserver
+
+# Root: network namespaces, a cgroup, a private bpffs, iptables (see bench/datapath/README.md).
+.PHONY: bench-datapath
+bench-datapath: all
+	$(Q)$(BUILD)/bin/capstan-bench-datapath --agent $(BUILD)/bin/capstan-agent
 
 # ---------------------------------------------------------------- misc
 

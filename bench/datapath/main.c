@@ -1,0 +1,883 @@
+/*
+ * capstan-bench-datapath - what reaching a service costs a client, per
+ * packet path, measured side by side in one run.
+ *
+ * One simulated node (topo.h): a client namespace, a forwarding node
+ * namespace and a few pod namespaces running the benchmark's own server
+ * (load.h). The same client reaches the same pods four ways, in every round
+ * and for every service count (1, 1,000, 10,000 by default):
+ *
+ *   direct       to a pod address (the baseline every ratio is taken against);
+ *   direct, cgroup  the same from inside the agent's cgroup (the socket hooks
+ *                run, but find no service: what capstan costs other traffic);
+ *   socket LB    to the ClusterIP through the real capstan-agent (agent.h);
+ *   iptables     to the ClusterIP through kube-proxy-shaped rules in the node
+ *                (kproxy.h), with the nf_tables backend and, when installed,
+ *                iptables-legacy.
+ *
+ * For each: connections per second, requests per second on kept
+ * connections, latency of one request on a new connection; and the time
+ * each path takes to program N services. The measured service is always the
+ * last one added, the worst case for a linear rule list.
+ *
+ * The run owns everything it touches and undoes it on every exit path
+ * (Ctrl-C included): it works in a private mount namespace (so its bpffs
+ * mounts and netns bind mounts vanish with it even after a SIGKILL), every
+ * child dies with it (PR_SET_PDEATHSIG), and what a SIGKILL could still
+ * leave (empty cgroups, temp dirs) is removed by `--cleanup`.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "agent.h"
+#include "agent/lb/loader.h"
+#include "kproxy.h"
+#include "load.h"
+#include "measure.h"
+#include "proc.h"
+#include "report.h"
+#include "topo.h"
+#include "util.h"
+
+#define NAME "capstan-bench-datapath"
+#define AGENT_READY_TIMEOUT_S 300
+
+struct opts {
+	const char *agent;
+	const char *results_dir; /* "-": write no results file */
+	int counts[REPORT_MAX_COUNTS];
+	int ncounts;
+	/* integer knobs, all long so one table parses them (parse_opts) */
+	long endpoints;
+	long rounds;
+	long threads;
+	long concurrency;
+	long server_threads;
+	long conns;
+	long requests;
+	long latency_conns;
+	long chunks;
+	long req_size;
+	long resp_size;
+	double seconds;
+	double restore_limit;
+	bool want[PATH__MAX];
+	bool keep_workdir;
+};
+
+struct bench {
+	struct opts o;
+	struct topo topo;
+	struct agent agent;
+	bool agent_live;
+	bool agent_failed[REPORT_MAX_COUNTS]; /* do not retry a service count that failed */
+	pid_t servers[TOPO_MAX_PODS];
+	char workdir[256];
+	struct measure_cfg mcfg;
+	char static_path[REPORT_MAX_COUNTS][300];
+	char rules_path[REPORT_MAX_COUNTS][300];
+	struct report rep;
+};
+
+static const char *const path_key[PATH__MAX] = {
+	[PATH_DIRECT] = "direct",    [PATH_DIRECT_CG] = "direct-cg", [PATH_SOCKLB] = "socklb",
+	[PATH_IPT_NFT] = "iptables", [PATH_IPT_LEGACY] = "legacy",
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " NAME " [options]\n"
+		"       " NAME " --cleanup\n"
+		"Measures direct, capstan socket LB and kube-proxy-shaped iptables paths side by\n"
+		"side in network namespaces it creates (root). Options:\n"
+		"  --agent PATH          capstan-agent binary (build/bin/capstan-agent)\n"
+		"  --services LIST       service counts (1,1000,10000)\n"
+		"  --endpoints N         endpoints per service = backend pods (4)\n"
+		"  --rounds N            rounds, 1..%d (3)\n"
+		"  --paths LIST          of direct-cg,socklb,iptables,legacy (all; direct always)\n"
+		"  --threads N           client threads (2)\n"
+		"  --concurrency N       connections in flight per client thread (16)\n"
+		"  --server-threads N    server threads per pod (2)\n"
+		"  --conns N             connections per connection-rate measurement (20000)\n"
+		"  --requests N          requests per kept-connection measurement (200000)\n"
+		"  --latency-conns N     sequential connections for latency (2000)\n"
+		"  --seconds S           time limit of each measurement (10)\n"
+		"  --chunks N            slices per measurement, paths taking turns (10)\n"
+		"  --restore-limit S     time limit of kube-proxy's iptables-restore call (60)\n"
+		"  --request-size B      (64)   --response-size B  (512)\n"
+		"  --results-dir DIR     where datapath-DATE.md goes (bench/results; - for none)\n"
+		"  --keep-workdir        keep the temp dir (static file, rules, logs)\n"
+		"  --cleanup             remove what a killed run left, then exit\n",
+		REPORT_MAX_ROUNDS);
+}
+
+/* ---------------------------------------------------------------- options */
+
+static int parse_counts(const char *s, struct opts *o)
+{
+	char *end;
+
+	o->ncounts = 0;
+	while (*s) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s || v < 1 || v > 60000 || o->ncounts == REPORT_MAX_COUNTS ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		o->counts[o->ncounts++] = (int)v;
+		s = *end ? end + 1 : end;
+	}
+	return o->ncounts ? 0 : -EINVAL;
+}
+
+static int parse_paths(const char *s, struct opts *o)
+{
+	char *copy = xstrdup(s), *save;
+	int err = 0;
+
+	memset(o->want, 0, sizeof(o->want));
+	o->want[PATH_DIRECT] = true; /* the baseline of every ratio */
+	for (char *w = strtok_r(copy, ",", &save); w && !err; w = strtok_r(NULL, ",", &save)) {
+		int p;
+
+		for (p = 0; p < PATH__MAX && strcmp(w, path_key[p]); p++)
+			;
+		if (p == PATH__MAX)
+			err = -EINVAL;
+		else
+			o->want[p] = true;
+	}
+	free(copy);
+	return err;
+}
+
+static long parse_long(const char *s, long min, long max)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	return end != s && !*end && v >= min && v <= max ? v : -1;
+}
+
+enum {
+	OPT_AGENT = 0x100,
+	OPT_SERVICES,
+	OPT_ENDPOINTS,
+	OPT_ROUNDS,
+	OPT_PATHS,
+	OPT_THREADS,
+	OPT_CONCURRENCY,
+	OPT_SERVER_THREADS,
+	OPT_CONNS,
+	OPT_REQUESTS,
+	OPT_LATENCY_CONNS,
+	OPT_SECONDS,
+	OPT_CHUNKS,
+	OPT_RESTORE_LIMIT,
+	OPT_REQ_SIZE,
+	OPT_RESP_SIZE,
+	OPT_RESULTS_DIR,
+	OPT_KEEP,
+	OPT_CLEANUP,
+};
+
+/* Where an integer option goes and its range. */
+struct int_opt {
+	int id;
+	long *dst;
+	long min, max;
+};
+
+static const char *opt_name(const struct option *lo, int id)
+{
+	for (; lo->name; lo++)
+		if (lo->val == id)
+			return lo->name;
+	return "?";
+}
+
+/* A time limit in seconds, more than 0 and at most max; -1 when bad. */
+static double parse_seconds(const char *s, double max)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	return end != s && !*end && v > 0 && v <= max ? v : -1;
+}
+
+/* 0 to run, 1 to run --cleanup, 2 for --help, -EINVAL (message printed) for bad options. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "agent", required_argument, NULL, OPT_AGENT },
+		{ "services", required_argument, NULL, OPT_SERVICES },
+		{ "endpoints", required_argument, NULL, OPT_ENDPOINTS },
+		{ "rounds", required_argument, NULL, OPT_ROUNDS },
+		{ "paths", required_argument, NULL, OPT_PATHS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+		{ "server-threads", required_argument, NULL, OPT_SERVER_THREADS },
+		{ "conns", required_argument, NULL, OPT_CONNS },
+		{ "requests", required_argument, NULL, OPT_REQUESTS },
+		{ "latency-conns", required_argument, NULL, OPT_LATENCY_CONNS },
+		{ "seconds", required_argument, NULL, OPT_SECONDS },
+		{ "chunks", required_argument, NULL, OPT_CHUNKS },
+		{ "restore-limit", required_argument, NULL, OPT_RESTORE_LIMIT },
+		{ "request-size", required_argument, NULL, OPT_REQ_SIZE },
+		{ "response-size", required_argument, NULL, OPT_RESP_SIZE },
+		{ "results-dir", required_argument, NULL, OPT_RESULTS_DIR },
+		{ "keep-workdir", no_argument, NULL, OPT_KEEP },
+		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const struct int_opt ints[] = {
+		{ OPT_ENDPOINTS, &o->endpoints, 1, TOPO_MAX_PODS },
+		{ OPT_ROUNDS, &o->rounds, 1, REPORT_MAX_ROUNDS },
+		{ OPT_THREADS, &o->threads, 1, 64 },
+		{ OPT_CONCURRENCY, &o->concurrency, 1, 1024 },
+		{ OPT_SERVER_THREADS, &o->server_threads, 1, 64 },
+		{ OPT_CONNS, &o->conns, 1, 10000000 },
+		{ OPT_REQUESTS, &o->requests, 1, 100000000 },
+		{ OPT_LATENCY_CONNS, &o->latency_conns, 1, 1000000 },
+		{ OPT_CHUNKS, &o->chunks, 1, 100 },
+		{ OPT_REQ_SIZE, &o->req_size, 1, LOAD_MAX_MSG },
+		{ OPT_RESP_SIZE, &o->resp_size, 1, LOAD_MAX_MSG },
+	};
+	static char bad_buf[128];
+	const char *bad = NULL;
+	int opt, cleanup = 0;
+
+	*o = (struct opts){ .agent = "build/bin/capstan-agent",
+			    .results_dir = "bench/results",
+			    .endpoints = 4,
+			    .rounds = 3,
+			    .threads = 2,
+			    .concurrency = 16,
+			    .server_threads = 2,
+			    .conns = 20000,
+			    .requests = 200000,
+			    .latency_conns = 2000,
+			    .chunks = 10,
+			    .req_size = 64,
+			    .resp_size = 512,
+			    .seconds = 10,
+			    .restore_limit = 60 };
+	parse_counts("1,1000,10000", o);
+	for (int p = 0; p < PATH__MAX; p++)
+		o->want[p] = true;
+	while (!bad && (opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(ints) && ints[i].id != opt; i++)
+			;
+		if (i < ARRAY_SIZE(ints)) {
+			*ints[i].dst = parse_long(optarg, ints[i].min, ints[i].max);
+			if (*ints[i].dst < 0) {
+				snprintf(bad_buf, sizeof(bad_buf), "--%s: %ld..%ld",
+					 opt_name(lo, opt), ints[i].min, ints[i].max);
+				bad = bad_buf;
+			}
+			continue;
+		}
+		switch (opt) {
+		case OPT_AGENT:
+			o->agent = optarg;
+			break;
+		case OPT_SERVICES:
+			if (parse_counts(optarg, o) < 0)
+				bad = "--services: a comma list of counts 1..60000 (at most 8)";
+			break;
+		case OPT_PATHS:
+			if (parse_paths(optarg, o) < 0)
+				bad = "--paths: a comma list of direct, direct-cg, socklb, "
+				      "iptables, "
+				      "legacy";
+			break;
+		case OPT_SECONDS:
+			if ((o->seconds = parse_seconds(optarg, 120)) < 0)
+				bad = "--seconds: more than 0, at most 120";
+			break;
+		case OPT_RESTORE_LIMIT:
+			if ((o->restore_limit = parse_seconds(optarg, 3600)) < 0)
+				bad = "--restore-limit: more than 0, at most 3600";
+			break;
+		case OPT_RESULTS_DIR:
+			o->results_dir = optarg;
+			break;
+		case OPT_KEEP:
+			o->keep_workdir = true;
+			break;
+		case OPT_CLEANUP:
+			cleanup = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 2;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (!bad && optind < argc)
+		bad = "unexpected arguments";
+	for (int c = 0; !bad && c < o->ncounts; c++)
+		/* Every service port takes 1 + endpoints entries of the services map. */
+		if ((o->want[PATH_SOCKLB] || o->want[PATH_DIRECT_CG]) &&
+		    (long)o->counts[c] * (o->endpoints + 1) > CAPSTAN_SVC_MAX)
+			bad = "services x (endpoints + 1) must fit the services map (65536 "
+			      "entries)";
+	if (bad) {
+		fprintf(stderr, NAME ": %s\n", bad);
+		return -EINVAL;
+	}
+	return cleanup;
+}
+
+/* ---------------------------------------------------------------- leftovers */
+
+/* Whether a name "capstan-bench-<pid>-..." or "...-<pid>.XXXX" belongs to a dead run. */
+static bool is_stale(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	long pid;
+
+	if (strncmp(name, prefix, n))
+		return false;
+	pid = strtol(name + n, NULL, 10);
+	return pid > 0 && pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+/* Remove dir and everything below it, never crossing into a mount. */
+static void rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/*
+ * What a run killed with SIGKILL leaves behind: its processes and mounts
+ * died with it, but an empty file per netns name in /run/netns, its empty
+ * cgroups and its temp dir remain. Only names of runs whose PID is gone.
+ */
+static int cleanup_stale(void)
+{
+	char cgroot[400] = "/nonexistent";
+	const char *const dirs[] = { "/run/netns", cgroot, "/tmp" };
+	int removed = 0;
+
+	lb_loader_find_cgroup2(cgroot, sizeof(cgroot));
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+
+		while (d && (de = readdir(d))) {
+			char *path = xasprintf("%s/%s", dirs[i], de->d_name);
+
+			if (i == 0 && is_stale(de->d_name, "capstan-bench-")) {
+				proc_runl(true, NULL, "ip", "netns", "del", de->d_name, NULL);
+				removed++;
+			} else if (i == 1 && is_stale(de->d_name, "capstan-bench-")) {
+				removed += rmdir(path) == 0;
+			} else if (i == 2 && is_stale(de->d_name, NAME "-")) {
+				rm_tree(path);
+				removed++;
+			}
+			free(path);
+		}
+		if (d)
+			closedir(d);
+	}
+	printf(NAME ": removed %d leftovers of killed runs\n", removed);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static void machine_info(struct report *r)
+{
+	struct utsname u;
+	time_t now = time(NULL);
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+
+	strftime(r->date, sizeof(r->date), "%Y-%m-%d", localtime(&now));
+	if (uname(&u) == 0)
+		snprintf(r->kernel, sizeof(r->kernel), "%s %s %s", u.sysname, u.release, u.machine);
+	r->cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(r->cpu, sizeof(r->cpu), "unknown CPU");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (!strncmp(line, "model name", 10) && colon) {
+			colon[strcspn(colon, "\n")] = '\0';
+			snprintf(r->cpu, sizeof(r->cpu), "%s", colon + 2);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Write a generated file with gen(f, nsvc, nep). 0 or -errno. */
+static int write_file(const char *path, int (*gen)(FILE *, int, int), int nsvc, int nep)
+{
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -errno;
+	err = gen(f, nsvc, nep);
+	if (fclose(f) != 0 && !err)
+		err = -EIO;
+	return err;
+}
+
+static int start_servers(struct bench *b)
+{
+	int pfd[2], got = 0, err = 0;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	for (int i = 0; i < b->topo.npods && !err; i++) {
+		struct proc_opts o = { .netns = b->topo.pod[i] };
+		pid_t pid = proc_fork(&o);
+
+		if (pid < 0) {
+			err = pid;
+			break;
+		}
+		if (pid == 0) {
+			/* Ended by the benchmark's SIGTERM, not by a Ctrl-C handler of ours. */
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			close(pfd[0]);
+			err = load_server(TOPO_POD_PORT, b->o.server_threads, b->o.req_size,
+					  b->o.resp_size, pfd[1]);
+			fprintf(stderr, NAME ": server in %s: %s\n", b->topo.pod[i],
+				strerror(-err));
+			_exit(1);
+		}
+		b->servers[i] = pid;
+	}
+	close(pfd[1]);
+	while (!err && got < b->topo.npods) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char c;
+
+		if (poll(&p, 1, 10000) <= 0 || read(pfd[0], &c, 1) != 1)
+			err = proc_interrupted ? -EINTR : -ETIMEDOUT;
+		else
+			got++;
+	}
+	close(pfd[0]);
+	return err;
+}
+
+/* ---------------------------------------------------------------- measuring */
+
+/* Keep a path's figures for the report; say what went wrong; show progress. */
+static void record(struct bench *b, enum bench_path p, int c, int round, const struct measure *m)
+{
+	b->rep.m[p][c][round] = *m;
+	if (m->errors)
+		report_note(&b->rep,
+			    "round %d, %d services, %s: %ld of %ld operations failed "
+			    "(first: %s)%s",
+			    round + 1, b->o.counts[c], report_path_title[p], m->errors,
+			    m->errors + m->done, strerror(m->first_errno),
+			    m->ok ? "" : "; figures dropped");
+	fprintf(stderr, "  %-50s %7.0f conn/s %7.0f req/s  p50 %5.0f us  p99 %5.0f us%s\n",
+		report_path_title[p], m->cps, m->rps, m->p50_us, m->p99_us,
+		m->ok ? "" : "  (failed)");
+}
+
+/* Measure paths in turns (measure.h) and record them for count c, round. */
+static int run_group(struct bench *b, const enum bench_path *paths, int n, int c, int round)
+{
+	struct measure out[PATH__MAX];
+	int err;
+
+	err = measure_group(&b->mcfg, paths, n, out);
+	for (int i = 0; !err && i < n; i++)
+		record(b, paths[i], c, round, &out[i]);
+	return err;
+}
+
+/* ---------------------------------------------------------------- the paths */
+
+/* Agent up for this count and round: socket-LB paths and direct, then agent down. */
+static int run_agent_group(struct bench *b, int c, int round)
+{
+	bool want = b->o.want[PATH_SOCKLB] || b->o.want[PATH_DIRECT_CG];
+	bool ready = false;
+	enum bench_path paths[3];
+	char tag[32], why[512], tail[256];
+	double hz, maps;
+	int err, n = 0;
+
+	snprintf(tag, sizeof(tag), "r%d-n%d", round + 1, b->o.counts[c]);
+	if (want && !b->agent_failed[c]) {
+		b->agent_live = true;
+		err = agent_start(&b->agent, b->o.agent, b->static_path[c], b->topo.agent,
+				  b->workdir, tag, why, sizeof(why));
+		if (!err)
+			err = agent_wait_programmed(&b->agent, b->o.counts[c], b->o.endpoints,
+						    AGENT_READY_TIMEOUT_S, &hz, &maps, why,
+						    sizeof(why));
+		if (err == -EINTR)
+			return err;
+		if (err < 0) {
+			proc_file_tail(b->agent.log, tail, sizeof(tail));
+			b->agent_failed[c] = true;
+			snprintf(b->rep.skipped[PATH_SOCKLB], sizeof(b->rep.skipped[0]), "%s%s%s",
+				 why, tail[0] ? "; its log ends: " : "", tail);
+			report_note(&b->rep, "%d services: %s", b->o.counts[c],
+				    b->rep.skipped[PATH_SOCKLB]);
+			fprintf(stderr, "  capstan-agent: %s\n", b->rep.skipped[PATH_SOCKLB]);
+			agent_stop(&b->agent);
+			b->agent_live = false;
+		} else {
+			ready = true;
+			b->rep.prog_s[PROG_AGENT_HEALTHZ][c][round] = hz;
+			b->rep.prog_s[PROG_AGENT_MAPS][c][round] = maps;
+			fprintf(stderr,
+				"  capstan-agent: /healthz 200 after %.3f s, %d services "
+				"in the map after %.3f s\n",
+				hz, b->o.counts[c], maps);
+		}
+	}
+	paths[n++] = PATH_DIRECT;
+	if (ready && b->o.want[PATH_DIRECT_CG])
+		paths[n++] = PATH_DIRECT_CG;
+	if (ready && b->o.want[PATH_SOCKLB])
+		paths[n++] = PATH_SOCKLB;
+	err = run_group(b, paths, n, c, round);
+	if (b->agent_live) {
+		agent_stop(&b->agent);
+		b->agent_live = false;
+	}
+	return err;
+}
+
+/*
+ * Load kube-proxy's rules into a fresh node with tool, measure, throw the
+ * node away. kube-proxy's own call (--noflush) is timed under a limit: with
+ * iptables-nft it grows much faster than the rule count. When it hits the
+ * limit, the same rules go into empty tables (the same result on a fresh
+ * node), so the packet path is still measured, and later rounds skip the
+ * attempt.
+ */
+static int run_iptables(struct bench *b, enum bench_path p, const char *tool, int prog,
+			int prog_empty, int c, int round)
+{
+	char log[300];
+	bool loaded = false;
+	double secs;
+	int err = 0, reset;
+
+	if (!b->o.want[p] || b->rep.skipped[p][0])
+		return 0;
+	snprintf(log, sizeof(log), "%s/%s.log", b->workdir, tool);
+	if (!b->rep.prog_limit_s[prog][c]) {
+		err = kproxy_restore(tool, b->topo.node, b->rules_path[c], log, true,
+				     b->o.restore_limit, &secs);
+		if (!err) {
+			loaded = true;
+			b->rep.prog_s[prog][c][round] = secs;
+			fprintf(stderr, "  %s --noflush: %d services in %.3f s\n", tool,
+				b->o.counts[c], secs);
+		} else if (err == -ETIMEDOUT) {
+			b->rep.prog_limit_s[prog][c] = b->o.restore_limit;
+			report_note(
+				&b->rep,
+				"%d services: %s --noflush --counters (kube-proxy's full sync) "
+				"did not finish within %.0f s (--restore-limit); the same rules "
+				"were loaded into empty tables instead",
+				b->o.counts[c], tool, b->o.restore_limit);
+			fprintf(stderr, "  %s --noflush: stopped after %.0f s\n", tool,
+				b->o.restore_limit);
+			err = topo_reset_node(&b->topo);
+		}
+	}
+	if (!err && !loaded) {
+		err = kproxy_restore(tool, b->topo.node, b->rules_path[c], log, false, 600, &secs);
+		if (!err) {
+			loaded = true;
+			b->rep.prog_s[prog_empty][c][round] = secs;
+			fprintf(stderr, "  %s into empty tables: %d services in %.3f s\n", tool,
+				b->o.counts[c], secs);
+		}
+	}
+	/* A Ctrl-C reaches iptables-restore too: its death is ours to report, not a failure. */
+	if (err == -EINTR || proc_interrupted)
+		return -EINTR;
+	if (loaded) {
+		err = run_group(b, &p, 1, c, round);
+	} else if (err < 0) {
+		char tail[256];
+
+		proc_file_tail(log, tail, sizeof(tail));
+		snprintf(b->rep.skipped[p], sizeof(b->rep.skipped[p]),
+			 "%s failed on %d services (%s)%s%s", tool, b->o.counts[c], strerror(-err),
+			 tail[0] ? "; its output ends: " : "", tail);
+		fprintf(stderr, "  %s\n", b->rep.skipped[p]);
+		err = 0;
+	}
+	if (err == -EINTR)
+		return err;
+	/* Tables and conntrack live as long as the namespace: start the next path clean. */
+	reset = topo_reset_node(&b->topo);
+	return err < 0 ? err : reset;
+}
+
+/* One direct measurement whose figures are thrown away: caches, ARP, page faults. */
+static int warm_up(struct bench *b)
+{
+	static const enum bench_path direct = PATH_DIRECT;
+	struct measure scratch;
+
+	fprintf(stderr, NAME ": warm-up\n");
+	return measure_group(&b->mcfg, &direct, 1, &scratch);
+}
+
+static int run(struct bench *b)
+{
+	struct report *r = &b->rep;
+	int err = 0;
+
+	for (int round = 0; round < b->o.rounds && !err; round++)
+		for (int c = 0; c < b->o.ncounts && !err; c++) {
+			fprintf(stderr, NAME ": round %d/%ld, %d services\n", round + 1,
+				b->o.rounds, b->o.counts[c]);
+			err = run_agent_group(b, c, round);
+			if (!err)
+				err = run_iptables(b, PATH_IPT_NFT, "iptables-nft-restore",
+						   PROG_IPT_NFT, PROG_IPT_NFT_EMPTY, c, round);
+			if (!err)
+				err = run_iptables(b, PATH_IPT_LEGACY, "iptables-legacy-restore",
+						   PROG_IPT_LEGACY, PROG_IPT_LEGACY_EMPTY, c,
+						   round);
+			if (!err && proc_interrupted)
+				err = -EINTR;
+		}
+	r->interrupted = err == -EINTR;
+	return err;
+}
+
+/* Decide which paths can run on this machine; say why the others cannot. */
+static void check_paths(struct bench *b)
+{
+	static const struct {
+		enum bench_path path;
+		const char *tool;
+	} tools[] = {
+		{ PATH_IPT_NFT, "iptables-nft-restore" },
+		{ PATH_IPT_LEGACY, "iptables-legacy-restore" },
+	};
+
+	if ((b->o.want[PATH_SOCKLB] || b->o.want[PATH_DIRECT_CG]) &&
+	    access(b->o.agent, X_OK) != 0) {
+		snprintf(b->rep.skipped[PATH_SOCKLB], sizeof(b->rep.skipped[0]),
+			 "no capstan-agent at %s (--agent)", b->o.agent);
+		for (int c = 0; c < b->o.ncounts; c++)
+			b->agent_failed[c] = true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(tools); i++)
+		if (b->o.want[tools[i].path] && !kproxy_tool_present(tools[i].tool))
+			snprintf(b->rep.skipped[tools[i].path], sizeof(b->rep.skipped[0]),
+				 "%s is not installed (Debian package iptables)", tools[i].tool);
+}
+
+static int prepare(struct bench *b)
+{
+	char prefix[48];
+	int err = 0;
+
+	snprintf(b->workdir, sizeof(b->workdir), "/tmp/" NAME "-%d.XXXXXX", (int)getpid());
+	if (!mkdtemp(b->workdir)) {
+		err = -errno;
+		b->workdir[0] = '\0';
+		fprintf(stderr, NAME ": mkdtemp: %s\n", strerror(-err));
+		return err;
+	}
+	for (int c = 0; c < b->o.ncounts && !err; c++) {
+		snprintf(b->static_path[c], sizeof(b->static_path[c]), "%s/static-%d.json",
+			 b->workdir, b->o.counts[c]);
+		snprintf(b->rules_path[c], sizeof(b->rules_path[c]), "%s/rules-%d.txt", b->workdir,
+			 b->o.counts[c]);
+		err = write_file(b->static_path[c], agent_write_static, b->o.counts[c],
+				 b->o.endpoints);
+		if (!err)
+			err = write_file(b->rules_path[c], kproxy_write_rules, b->o.counts[c],
+					 b->o.endpoints);
+	}
+	if (err < 0) {
+		fprintf(stderr, NAME ": writing the inputs: %s\n", strerror(-err));
+		return err;
+	}
+	snprintf(prefix, sizeof(prefix), "capstan-bench-%d", (int)getpid());
+	err = topo_create(&b->topo, prefix, b->o.endpoints);
+	if (err < 0) {
+		fprintf(stderr, NAME ": making the namespaces: %s\n", strerror(-err));
+		return err;
+	}
+	err = start_servers(b);
+	if (err < 0)
+		fprintf(stderr, NAME ": starting the servers: %s\n", strerror(-err));
+	return err;
+}
+
+static void teardown(struct bench *b)
+{
+	if (b->agent_live)
+		agent_stop(&b->agent);
+	for (int i = 0; i < TOPO_MAX_PODS; i++)
+		proc_stop(b->servers[i], 2);
+	topo_destroy(&b->topo);
+	if (b->workdir[0] && !b->o.keep_workdir)
+		rm_tree(b->workdir);
+	else if (b->workdir[0])
+		fprintf(stderr, NAME ": kept %s\n", b->workdir);
+}
+
+static int write_results(const struct bench *b)
+{
+	char *path;
+	FILE *f;
+	int err = 0;
+
+	if (!strcmp(b->o.results_dir, "-"))
+		return 0;
+	mkdir(b->o.results_dir, 0755);
+	path = xasprintf("%s/datapath-%s.md", b->o.results_dir, b->rep.date);
+	f = fopen(path, "w");
+	if (!f) {
+		err = -errno;
+		fprintf(stderr, NAME ": %s: %s\n", path, strerror(errno));
+	} else {
+		report_print(f, &b->rep);
+		if (fclose(f) != 0)
+			err = -EIO;
+		else
+			fprintf(stderr, NAME ": results written to %s\n", path);
+	}
+	free(path);
+	return err;
+}
+
+/* A mount namespace of our own: bpffs and netns mounts go when the run goes. */
+static int private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		return -errno;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench *b = xcalloc(1, sizeof(*b));
+	const char *path = getenv("PATH");
+	char *full_path;
+	int rc = 1, err;
+
+	err = parse_opts(argc, argv, &b->o);
+	if (err < 0 || err == 2) {
+		free(b);
+		return err < 0 ? 2 : 0;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, NAME ": needs root (namespaces, cgroups, bpffs, iptables)\n");
+		free(b);
+		return 1;
+	}
+	/* ip and iptables live in sbin, which a user's PATH may lack. */
+	full_path = xasprintf("%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+	setenv("PATH", full_path, 1);
+	free(full_path);
+	proc_install_signals();
+	if (err == 1) {
+		free(b);
+		return cleanup_stale();
+	}
+	err = private_mounts();
+	if (err < 0) {
+		fprintf(stderr, NAME ": private mount namespace: %s\n", strerror(-err));
+		free(b);
+		return 1;
+	}
+	report_init(&b->rep);
+	machine_info(&b->rep);
+	b->rep.rounds = b->o.rounds;
+	b->rep.ncounts = b->o.ncounts;
+	memcpy(b->rep.counts, b->o.counts, sizeof(b->o.counts));
+	b->rep.pods = b->o.endpoints;
+	b->rep.threads = b->o.threads;
+	b->rep.concurrency = b->o.concurrency;
+	b->rep.conns = b->o.conns;
+	b->rep.requests = b->o.requests;
+	b->rep.latency_conns = b->o.latency_conns;
+	b->rep.seconds = b->o.seconds;
+	b->rep.chunks = b->o.chunks;
+	b->rep.req_size = b->o.req_size;
+	b->rep.resp_size = b->o.resp_size;
+	check_paths(b);
+	/* Others may share the machine: settle for a bit less idle than it has now. */
+	b->mcfg = (struct measure_cfg){ .topo = &b->topo,
+					.cgroup = b->agent.cgroup,
+					.threads = b->o.threads,
+					.concurrency = b->o.concurrency,
+					.chunks = b->o.chunks,
+					.conns = b->o.conns,
+					.requests = b->o.requests,
+					.latency_conns = b->o.latency_conns,
+					.seconds = b->o.seconds,
+					.req_size = b->o.req_size,
+					.resp_size = b->o.resp_size };
+	b->mcfg.idle_target = MAX(0.3, proc_cpu_idle(1.0) - 0.1);
+	fprintf(stderr, NAME ": the CPUs are %.0f%% idle; each group of paths waits for %.0f%%\n",
+		100 * (b->mcfg.idle_target + 0.1), 100 * b->mcfg.idle_target);
+	err = prepare(b);
+	if (!err)
+		err = warm_up(b);
+	if (!err)
+		err = run(b);
+	if (!err || err == -EINTR) {
+		report_print(stdout, &b->rep);
+		fflush(stdout);
+	}
+	if (!err) {
+		rc = write_results(b) < 0;
+	} else if (err == -EINTR) {
+		fprintf(stderr, NAME ": interrupted; cleaning up\n");
+		rc = 130;
+	} else {
+		fprintf(stderr, NAME ": stopped: %s\n", strerror(-err));
+	}
+	teardown(b);
+	free(b);
+	return rc;
+}

@@ -1,0 +1,267 @@
+/* report.c - see report.h. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const report_path_title[PATH__MAX] = {
+	[PATH_DIRECT] = "direct to the pod",
+	[PATH_DIRECT_CG] = "direct, client in the agent's cgroup",
+	[PATH_SOCKLB] = "capstan socket LB (ClusterIP)",
+	[PATH_IPT_NFT] = "kube-proxy iptables rules, nf_tables (ClusterIP)",
+	[PATH_IPT_LEGACY] = "kube-proxy iptables rules, legacy (ClusterIP)",
+};
+
+static const char *const prog_title[PROG__MAX] = {
+	[PROG_AGENT_HEALTHZ] = "capstan-agent: start to /healthz 200",
+	[PROG_AGENT_MAPS] = "capstan-agent: start to services map holding every service",
+	[PROG_IPT_NFT] = "iptables-nft-restore --noflush --counters (kube-proxy's full sync)",
+	[PROG_IPT_NFT_EMPTY] = "iptables-nft-restore into empty tables",
+	[PROG_IPT_LEGACY] = "iptables-legacy-restore --noflush --counters (kube-proxy's full sync)",
+	[PROG_IPT_LEGACY_EMPTY] = "iptables-legacy-restore into empty tables",
+};
+
+enum field {
+	F_CPS,
+	F_RPS,
+	F_P50,
+	F_P99,
+};
+
+struct summary {
+	int n;
+	double min, med, max;
+};
+
+void report_init(struct report *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (int p = 0; p < PROG__MAX; p++)
+		for (int c = 0; c < REPORT_MAX_COUNTS; c++)
+			for (int i = 0; i < REPORT_MAX_ROUNDS; i++)
+				r->prog_s[p][c][i] = -1;
+	/* prog_limit_s stays 0: no limit was hit. */
+}
+
+void report_note(struct report *r, const char *fmt, ...)
+{
+	size_t used = strlen(r->notes);
+	va_list ap;
+
+	/* A Markdown list item per note. */
+	if (used + 4 >= sizeof(r->notes))
+		return;
+	memcpy(r->notes + used, "- ", 3);
+	used += 2;
+	va_start(ap, fmt);
+	vsnprintf(r->notes + used, sizeof(r->notes) - used - 1, fmt, ap);
+	va_end(ap);
+	strcat(r->notes, "\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct summary summarize(double *v, int n)
+{
+	struct summary s = { .n = n };
+
+	if (!n)
+		return s;
+	qsort(v, n, sizeof(*v), cmp_double);
+	s.min = v[0];
+	s.max = v[n - 1];
+	s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return s;
+}
+
+static double field(const struct measure *m, enum field f)
+{
+	switch (f) {
+	case F_CPS:
+		return m->cps;
+	case F_RPS:
+		return m->rps;
+	case F_P50:
+		return m->p50_us;
+	case F_P99:
+		return m->p99_us;
+	}
+	return 0;
+}
+
+/* The field over the rounds, as a value or as a ratio to direct in the same round. */
+static struct summary collect(const struct report *r, int path, int c, enum field f, bool ratio)
+{
+	double v[REPORT_MAX_ROUNDS];
+	int n = 0;
+
+	for (int i = 0; i < r->rounds; i++) {
+		const struct measure *m = &r->m[path][c][i], *d = &r->m[PATH_DIRECT][c][i];
+
+		if (!m->ok || (ratio && (!d->ok || field(d, f) <= 0)))
+			continue;
+		v[n++] = ratio ? field(m, f) / field(d, f) : field(m, f);
+	}
+	return summarize(v, n);
+}
+
+static void print_ratio(FILE *f, struct summary s, int path)
+{
+	if (path == PATH_DIRECT)
+		fputs("1.00x", f);
+	else if (!s.n)
+		fputs("-", f);
+	else
+		fprintf(f, "%.2fx / %.2fx / %.2fx", s.min, s.med, s.max);
+}
+
+static void rate_table(FILE *f, const struct report *r, enum field fld, const char *title)
+{
+	fprintf(f, "\n## %s\n\n", title);
+	fputs("| services | path | median | ratio to direct: min / median / max |\n"
+	      "|---:|---|---:|---|\n",
+	      f);
+	for (int c = 0; c < r->ncounts; c++)
+		for (int p = 0; p < PATH__MAX; p++) {
+			struct summary v = collect(r, p, c, fld, false);
+
+			if (!v.n)
+				continue;
+			fprintf(f, "| %d | %s | %.0f /s | ", r->counts[c], report_path_title[p],
+				v.med);
+			print_ratio(f, collect(r, p, c, fld, true), p);
+			fputs(" |\n", f);
+		}
+}
+
+static void latency_table(FILE *f, const struct report *r)
+{
+	fputs("\n## Latency of one request on a new connection (one connection at a time)\n\n"
+	      "| services | path | p50 | p99 | p50 ratio to direct: min / median / max "
+	      "| p99 ratio (median) |\n"
+	      "|---:|---|---:|---:|---|---:|\n",
+	      f);
+	for (int c = 0; c < r->ncounts; c++)
+		for (int p = 0; p < PATH__MAX; p++) {
+			struct summary p50 = collect(r, p, c, F_P50, false);
+			struct summary p99 = collect(r, p, c, F_P99, false);
+			struct summary r99 = collect(r, p, c, F_P99, true);
+
+			if (!p50.n)
+				continue;
+			fprintf(f, "| %d | %s | %.0f us | %.0f us | ", r->counts[c],
+				report_path_title[p], p50.med, p99.med);
+			print_ratio(f, collect(r, p, c, F_P50, true), p);
+			if (p == PATH_DIRECT)
+				fputs(" | 1.00x |\n", f);
+			else
+				fprintf(f, " | %.2fx |\n", r99.med);
+		}
+}
+
+static void print_time(FILE *f, double s)
+{
+	if (s < 1)
+		fprintf(f, "%.1f ms", s * 1e3);
+	else
+		fprintf(f, "%.2f s", s);
+}
+
+static void prog_table(FILE *f, const struct report *r)
+{
+	fputs("\n## Time to program N services\n\n"
+	      "| services | what | min / median / max |\n"
+	      "|---:|---|---|\n",
+	      f);
+	for (int c = 0; c < r->ncounts; c++)
+		for (int p = 0; p < PROG__MAX; p++) {
+			double v[REPORT_MAX_ROUNDS];
+			struct summary s;
+			int n = 0;
+
+			for (int i = 0; i < r->rounds; i++)
+				if (r->prog_s[p][c][i] >= 0)
+					v[n++] = r->prog_s[p][c][i];
+			s = summarize(v, n);
+			if (!s.n && r->prog_limit_s[p][c] > 0)
+				fprintf(f,
+					"| %d | %s | more than %.0f s (stopped at the limit) |\n",
+					r->counts[c], prog_title[p], r->prog_limit_s[p][c]);
+			if (!s.n)
+				continue;
+			fprintf(f, "| %d | %s | ", r->counts[c], prog_title[p]);
+			print_time(f, s.min);
+			fputs(" / ", f);
+			print_time(f, s.med);
+			fputs(" / ", f);
+			print_time(f, s.max);
+			fputs(" |\n", f);
+		}
+}
+
+int report_socklb_worst(const struct report *r, double *ratio, int *count)
+{
+	bool found = false;
+
+	for (int c = 0; c < r->ncounts; c++) {
+		struct summary s = collect(r, PATH_SOCKLB, c, F_CPS, true);
+
+		if (s.n && (!found || s.med < *ratio)) {
+			*ratio = s.med;
+			*count = r->counts[c];
+			found = true;
+		}
+	}
+	return found ? 0 : -ENOENT;
+}
+
+void report_print(FILE *f, const struct report *r)
+{
+	double worst;
+	int worst_n;
+
+	fprintf(f, "# capstan datapath benchmark, %s\n\n", r->date);
+	if (r->interrupted)
+		fputs("**Interrupted: partial results.**\n\n", f);
+	fprintf(f, "- machine: %s, %d cores (%s)\n", r->kernel, r->cores, r->cpu);
+	fprintf(f,
+		"- topology: client netns -> node netns (IP forwarding) -> %d pod netns, veth "
+		"pairs; every service has %d endpoints, the same %d pods; the measured service "
+		"is the last one added\n",
+		r->pods, r->pods, r->pods);
+	fprintf(f,
+		"- load: TCP, %d B request, %d B response, the server closes; connections/s: "
+		"%d threads x %d connections in flight, %ld connections; requests/s: %d threads "
+		"x %d kept connections, %ld requests; latency: one connection at a time, %ld "
+		"connections; each measurement stops at %.0f s\n",
+		r->req_size, r->resp_size, r->threads, r->concurrency, r->conns, r->threads,
+		r->concurrency, r->requests, r->latency_conns, r->seconds);
+	fprintf(f,
+		"- %d rounds; in each, every measurement runs in %d slices, the direct, cgroup "
+		"and socket-LB paths taking turns slice by slice, and a round's rate is the "
+		"median of its slices' rates; each ratio is taken against the direct path of "
+		"the same round and service count; min / median / max over the rounds\n",
+		r->rounds, r->chunks);
+	rate_table(f, r, F_CPS, "Connections per second (connect, request, response, close)");
+	rate_table(f, r, F_RPS, "Requests per second on kept connections");
+	latency_table(f, r);
+	prog_table(f, r);
+	fputs("\n", f);
+	if (report_socklb_worst(r, &worst, &worst_n) == 0)
+		fprintf(f,
+			"Target: socket LB at least 0.97x of direct for connection rate at every "
+			"service count: **%s** (lowest median %.2fx, at %d service%s).\n",
+			worst >= 0.97 ? "met" : "missed", worst, worst_n, worst_n == 1 ? "" : "s");
+	for (int p = 0; p < PATH__MAX; p++)
+		if (r->skipped[p][0])
+			fprintf(f, "\nNot measured: %s: %s\n", report_path_title[p], r->skipped[p]);
+	if (r->notes[0])
+		fprintf(f, "\nNotes:\n\n%s", r->notes);
+}

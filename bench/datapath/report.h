@@ -1,0 +1,95 @@
+/*
+ * report.h - what the datapath benchmark measured, and its Markdown table.
+ *
+ * Every figure is kept per path, per service count and per round, and is
+ * shown as its median over the rounds with its ratio to the direct path of
+ * the same round and service count (min / median / max of the per-round
+ * ratios): the machines are shared, and a ratio taken within one round is
+ * what survives their drift. Absolute numbers stand next to the ratios.
+ */
+#ifndef CAPSTAN_BENCH_REPORT_H
+#define CAPSTAN_BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define REPORT_MAX_ROUNDS 9
+#define REPORT_MAX_COUNTS 8
+
+enum bench_path {
+	PATH_DIRECT,	 /* client -> pod address */
+	PATH_DIRECT_CG,	 /* the same, the client in the agent's cgroup (hooks run, no service) */
+	PATH_SOCKLB,	 /* client in the agent's cgroup -> ClusterIP */
+	PATH_IPT_NFT,	 /* client -> ClusterIP, kube-proxy rules in the node, nf_tables */
+	PATH_IPT_LEGACY, /* the same with iptables-legacy */
+	PATH__MAX,
+};
+
+enum bench_prog {
+	PROG_AGENT_HEALTHZ,    /* agent start -> /healthz 200 */
+	PROG_AGENT_MAPS,       /* agent start -> services map holds every service */
+	PROG_IPT_NFT,	       /* iptables-nft-restore --noflush --counters (kube-proxy's call) */
+	PROG_IPT_NFT_EMPTY,    /* iptables-nft-restore into empty tables */
+	PROG_IPT_LEGACY,       /* iptables-legacy-restore --noflush --counters */
+	PROG_IPT_LEGACY_EMPTY, /* iptables-legacy-restore into empty tables */
+	PROG__MAX,
+};
+
+/* One path, one service count, one round. */
+struct measure {
+	bool ok;	 /* measured; false: not run or failed (see the notes) */
+	double cps;	 /* connections per second (connect, request, response, close) */
+	double rps;	 /* requests per second on kept connections */
+	double p50_us;	 /* latency of one request on a new connection, median */
+	double p99_us;	 /* ... 99th percentile */
+	long done;	 /* operations completed over the three measurements */
+	long errors;	 /* operations failed over the three measurements */
+	int first_errno; /* of the first failure */
+};
+
+struct report {
+	/* the run */
+	char date[16];	  /* YYYY-MM-DD */
+	char kernel[256]; /* uname -srm */
+	char cpu[128];	  /* model name */
+	int cores;
+	int rounds;
+	int ncounts;
+	int counts[REPORT_MAX_COUNTS];
+	int pods;    /* = endpoints of every service */
+	int threads; /* client threads */
+	int concurrency;
+	int chunks; /* each measurement in this many slices, interleaved between paths */
+	long conns, requests, latency_conns;
+	double seconds; /* time limit of one measurement */
+	int req_size, resp_size;
+	/* the figures */
+	struct measure m[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
+	double prog_s[PROG__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS]; /* < 0: none */
+	double prog_limit_s[PROG__MAX][REPORT_MAX_COUNTS]; /* > 0: stopped at this limit */
+	/* why a path is missing, and what went wrong on the way; "" when nothing */
+	char skipped[PATH__MAX][1024];
+	char notes[4096];
+	bool interrupted;
+};
+
+/* Path names as the table shows them. */
+extern const char *const report_path_title[PATH__MAX];
+
+/* Empty report: every prog_s < 0, every measure not ok. */
+void report_init(struct report *r);
+
+/* Append a line to r->notes (dropped once the buffer is full). */
+void report_note(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The whole Markdown report. */
+void report_print(FILE *f, const struct report *r);
+
+/*
+ * The lowest median ratio of socket LB to direct connection rate over the
+ * service counts (the issue's target is >= 0.97). 0 on success, -ENOENT
+ * when no socket-LB figure exists.
+ */
+int report_socklb_worst(const struct report *r, double *ratio, int *count);
+
+#endif
