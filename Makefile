@@ -63,14 +63,24 @@ LIB_SRCS := $(wildcard lib/*.c) $(MODULE_SRCS)
 HARNESS_SRCS := $(wildcard tests/harness/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
+ROOTTEST_SRCS := $(wildcard tests/root/*.c)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 
 # BINARIES: name := sources of its entry point and private modules.
-BINARIES := capstan capstan-apiserver capstan-agent capstan-bench-api capstan-bench-datapath
+BINARIES := capstan capstan-apiserver capstan-scheduler capstan-controller-manager \
+	capstan-agent capstan-kubelet capstan-cni capstan-bench-api capstan-bench-datapath \
+	capstan-bench-pods \
+	capstan-bench-scheduler
 capstan_SRCS := cli/main.c
 capstan-apiserver_SRCS := control/apiserver/main.c
+capstan-scheduler_SRCS := control/scheduler/main.c
+capstan-controller-manager_SRCS := control/controllers/main.c
 capstan-agent_SRCS := agent/lb/main.c
+capstan-kubelet_SRCS := agent/kubelet/main.c
+capstan-cni_SRCS := agent/cni/main.c
 capstan-bench-api_SRCS := bench/api/bench_api.c
+capstan-bench-pods_SRCS := bench/pods/bench_pods.c
+capstan-bench-scheduler_SRCS := bench/scheduler/bench_scheduler.c
 capstan-bench-datapath_SRCS := $(wildcard bench/datapath/*.c)
 
 # ---------------------------------------------------------------- outputs
@@ -86,10 +96,11 @@ BIN_PATHS := $(addprefix $(BUILD)/bin/,$(BINARIES))
 UNIT_BIN := $(BUILD)/tests/unit-tests
 UNIT_ASAN_BIN := $(BUILD)/tests/unit-tests-asan
 BPFTEST_BIN := $(BUILD)/tests/bpf-tests
+ROOTTEST_BIN := $(BUILD)/tests/root-tests
 
-.PHONY: all deps bpf test test-unit test-unit-asan test-fuzz test-bpf test-integration \
+.PHONY: cni all deps bpf test test-unit test-unit-asan test-fuzz test-bpf test-integration \
 	test-e2e tests-build up down clean format bench-api
-all: $(BIN_PATHS) $(BPF_OBJS)
+all: $(BIN_PATHS) $(BPF_OBJS) cni
 
 # `deps` is cheap (one dpkg-query) and runs first whenever a build does; the
 # stamp is order-only so it never forces a rebuild.
@@ -215,7 +226,23 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $^
 
-tests-build: all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(BPFTEST_BIN) $(FUZZ_BIN) $(TOOLS)
+# C tests that need root and real runtimes (containerd, netns), run by the
+# integration layer before its shell tests.
+$(ROOTTEST_BIN): $(call obj,$(ROOTTEST_SRCS) $(HARNESS_SRCS) tests/bpf/fixture.c) $(BUILD)/lib/libcapstan.a
+	$(say) LD $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
+
+# CNI plugins as containerd expects them in its bin_dir: capstan-cni, and
+# loopback (the same binary, which acts on its name).
+CNI_BIN_DIR := $(BUILD)/cni/bin
+$(CNI_BIN_DIR)/capstan-cni: $(BUILD)/bin/capstan-cni
+	$(Q)mkdir -p $(@D) && cp -f $< $@
+$(CNI_BIN_DIR)/loopback: $(CNI_BIN_DIR)/capstan-cni
+	$(Q)ln -sf capstan-cni $@
+cni: $(CNI_BIN_DIR)/capstan-cni $(CNI_BIN_DIR)/loopback
+
+tests-build: all $(UNIT_BIN) $(UNIT_ASAN_BIN) $(BPFTEST_BIN) $(ROOTTEST_BIN) $(FUZZ_BIN) $(TOOLS)
 
 # `make test` runs every layer even when one fails, then fails if any did.
 test: tests-build
@@ -229,7 +256,7 @@ test-fuzz: $(FUZZ_BIN)
 	$(Q)bash tests/run-layers.sh fuzz
 test-bpf: all $(BPFTEST_BIN)
 	$(Q)bash tests/run-layers.sh bpf
-test-integration: all $(TOOLS)
+test-integration: all $(TOOLS) $(ROOTTEST_BIN)
 	$(Q)bash tests/run-layers.sh integration
 test-e2e: all $(TOOLS)
 	$(Q)bash tests/run-layers.sh e2e
@@ -248,10 +275,64 @@ down: all
 bench-api: all
 	$(Q)$(BUILD)/bin/capstan-bench-api --apiserver $(BUILD)/bin/capstan-apiserver
 
+# Pods scheduled per second with 1,000 and 5,000 nodes (see bench/scheduler/README.md).
+.PHONY: bench-scheduler
+bench-scheduler: all
+	$(Q)$(BUILD)/bin/capstan-bench-scheduler --apiserver $(BUILD)/bin/capstan-apiserver \
+		--scheduler $(BUILD)/bin/capstan-scheduler
+
+# Root: a simulated node (netns, private containerd, kubelet); see bench/pods/run.sh.
+bench-pods: all
+	$(Q)bash bench/pods/run.sh
+
 # Root: network namespaces, a cgroup, a private bpffs, iptables (see bench/datapath/README.md).
 .PHONY: bench-datapath
 bench-datapath: all
 	$(Q)$(BUILD)/bin/capstan-bench-datapath --agent $(BUILD)/bin/capstan-agent
+
+# ---------------------------------------------------------------- images
+
+# Container images for node tests, built here with no registry and no Docker:
+# the programs in tests/images/*.c are linked statically (the images have no
+# C library) and packed with busybox-static by `capstan image build` into OCI
+# image layout tarballs, reproducibly (same inputs, same bytes and digests).
+# `capstan image load` imports them into containerd; `capstan registry serve`
+# serves them to it.
+IMAGE_BIN := $(BUILD)/images/bin
+IMAGES := $(addprefix $(BUILD)/images/,pause.tar busybox.tar httpd.tar udp-echo.tar)
+IMAGE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -static -O2 -s $(WARN)
+IMAGE_TOOL := $(BUILD)/bin/capstan
+IMAGE_BUILD = $(IMAGE_TOOL) image build
+IMAGE_BUSYBOX := $(wildcard /bin/busybox)
+
+$(IMAGE_BIN)/%: tests/images/%.c tests/images/imgprog.h | $(DEPS_STAMP)
+	$(say) CC-STATIC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(IMAGE_CFLAGS) -o $@ $<
+
+$(BUILD)/images/pause.tar: $(IMAGE_BIN)/pause $(IMAGE_TOOL)
+	$(say) IMAGE $@
+	$(Q)$(IMAGE_BUILD) -t capstan.local/pause:1 --add $<:/pause --entrypoint '["/pause"]' \
+		-o $@ >/dev/null
+
+$(BUILD)/images/busybox.tar: $(IMAGE_TOOL) $(IMAGE_BUSYBOX)
+	$(say) IMAGE $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(IMAGE_BUILD) -t capstan.local/busybox:1 --busybox --cmd '["sh"]' -o $@ >/dev/null
+
+$(BUILD)/images/httpd.tar: $(IMAGE_BIN)/httpd $(IMAGE_TOOL) $(IMAGE_BUSYBOX)
+	$(say) IMAGE $@
+	$(Q)$(IMAGE_BUILD) -t capstan.local/httpd:1 --busybox --add $<:/httpd \
+		--entrypoint '["/httpd"]' --expose 80/tcp -o $@ >/dev/null
+
+$(BUILD)/images/udp-echo.tar: $(IMAGE_BIN)/udp-echo $(IMAGE_TOOL) $(IMAGE_BUSYBOX)
+	$(say) IMAGE $@
+	$(Q)$(IMAGE_BUILD) -t capstan.local/udp-echo:1 --busybox --add $<:/udp-echo \
+		--entrypoint '["/udp-echo"]' --expose 5353/udp -o $@ >/dev/null
+
+.PHONY: images
+images: $(IMAGES)
+all: images
 
 # ---------------------------------------------------------------- misc
 

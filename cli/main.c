@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "lb.h"
 #include "log.h"
 #include "preflight.h"
+#include "registry.h"
 
 #define CAPSTAN_VERSION "0.1.0"
 
@@ -35,6 +37,10 @@ static void usage(FILE *out)
 		"  preflight   check that this machine can run a capstan node\n"
 		"  lb          inspect the service load balancer (list, stats, monitor;\n"
 		"              see capstan lb --help)\n"
+		"  image       build OCI image tarballs and load them into containerd\n"
+		"              (build, load, inspect; see capstan image --help)\n"
+		"  registry    a read-only OCI registry for those images (serve, add, list,\n"
+		"              hosts; see capstan registry --help)\n"
 		"  version     print the version\n"
 		"\n"
 		"Options:\n"
@@ -86,6 +92,16 @@ static int cmd_lb(const struct opts *o)
 	return cli_lb_main(o->argc, o->argv);
 }
 
+static int cmd_image(const struct opts *o)
+{
+	return img_cli_main(o->argc, o->argv);
+}
+
+static int cmd_registry(const struct opts *o)
+{
+	return registry_cli_main(o->argc, o->argv);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct opts *o);
@@ -95,6 +111,8 @@ static const struct {
 	{ "preflight", cmd_preflight },
 	{ "version", cmd_version },
 	{ "lb", cmd_lb },
+	{ "image", cmd_image },
+	{ "registry", cmd_registry },
 };
 
 int main(int argc, char **argv)

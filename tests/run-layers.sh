@@ -30,7 +30,13 @@ run_layer() {
 		bash tests/fuzz/run.sh "$BUILD/tests/fuzz-apiserver" ;;
 	bpf)
 		"$BUILD/tests/bpf-tests" ;;
-	integration | e2e)
+	integration)
+		# C tests with root and real runtimes first, then the shell tests.
+		local rc=0
+		"$BUILD/tests/root-tests" || rc=1
+		bash tests/harness/run-sh.sh "tests/$layer" || rc=1
+		return $rc ;;
+	e2e)
 		bash tests/harness/run-sh.sh "tests/$layer" ;;
 	*)
 		echo "unknown layer $layer" >&2

@@ -1024,6 +1024,22 @@ static int build_from_patch(struct api_req *req, void *ctx, const json_t *cur, j
 						     "that is not an object"));
 		return -1;
 	}
+	/*
+	 * A patch that names a uid is a precondition on it (upstream's patcher
+	 * works so): controllers adopting or releasing an object by name must
+	 * not touch a new object that took the old one's name.
+	 */
+	const char *want_uid = jsonx_path_str(*want, "metadata.uid", "");
+	const char *cur_uid = jsonx_path_str(cur, "metadata.uid", "");
+	if (*want_uid && strcmp(want_uid, cur_uid) != 0) {
+		api_reply_status(req, status_failure(REASON_CONFLICT, pc->r, req->route.name, NULL,
+						     "Precondition failed: UID in precondition: %s, "
+						     "UID in object meta: %s",
+						     want_uid, cur_uid));
+		json_decref(*want);
+		*want = NULL;
+		return -1;
+	}
 	/* Strict decoding applies to the patched object, as upstream does it. */
 	if (check_fields(req, pc->r->group, pc->r->version, pc->r->kind, *want) < 0) {
 		json_decref(*want);

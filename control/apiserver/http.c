@@ -25,9 +25,11 @@
 /* Split path into at most max segments (modifies the copy in buf). */
 static int split_path(char *buf, char **seg, int max)
 {
+	char *save = NULL;
 	int n = 0;
 
-	for (char *p = strtok(buf, "/"); p; p = strtok(NULL, "/")) {
+	/* strtok_r: requests are parsed on many connection threads at once. */
+	for (char *p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
 		if (n == max)
 			return -1;
 		seg[n++] = p;

@@ -1,8 +1,9 @@
 #!/bin/bash
 # The runtime pieces `make deps` installs work on this machine: containerd
 # starts with the settings capstan uses (no systemd cgroups, restricted OOM
-# score adjustment), imports the busybox image built by
-# tests/images/build-image.sh, and runc runs a container from it.
+# score adjustment), `capstan image load` imports the busybox image make
+# builds (build/images/busybox.tar, `capstan image build`), and runc runs a
+# container from it.
 source "$(dirname "$0")/../harness/lib.sh"
 require_root
 command -v containerd >/dev/null || fail "containerd missing (make deps installs it)"
@@ -31,14 +32,17 @@ wait_for 20 test -S "$sock" || { cat "$dir/containerd.log"; fail "containerd did
 ctr=(ctr --address "$sock" -n capstan-test)
 wait_for 20 "${ctr[@]}" version || fail "containerd does not answer"
 
-digest=$(bash "$CAPSTAN_ROOT/tests/images/build-image.sh" "$dir/busybox.tar" capstan.local/busybox:test)
-[[ $digest == sha256:* ]] || fail "image build printed '$digest'"
-"${ctr[@]}" images import "$dir/busybox.tar" >/dev/null
-"${ctr[@]}" images ls -q | grep -qx capstan.local/busybox:test || fail "image not listed after import"
+image=$BUILD/images/busybox.tar
+[ -r "$image" ] || fail "$image missing (make images builds it)"
+digest=$("$BUILD/bin/capstan" image inspect "$image" | cut -f3)
+[[ $digest == sha256:* ]] || fail "image inspect printed '$digest'"
+"$BUILD/bin/capstan" image load --address "$sock" --namespace capstan-test "$image" >/dev/null
+"${ctr[@]}" images ls -q | grep -qx capstan.local/busybox:1 || fail "image not listed after load"
 
-out=$(timeout 60 "${ctr[@]}" run --rm capstan.local/busybox:test capstan-it-$$ /bin/echo hello-capstan)
+out=$(timeout 60 "${ctr[@]}" run --rm capstan.local/busybox:1 capstan-it-$$ /bin/echo hello-capstan)
 [ "$out" = hello-capstan ] || fail "container printed '$out'"
-# The image's default command and PATH are honoured too.
-out=$(timeout 60 "${ctr[@]}" run --rm capstan.local/busybox:test capstan-it2-$$ sh -c 'echo $PATH; id -u')
-[ "$out" = "$(printf '/bin\n0')" ] || fail "container environment: '$out'"
+# The image's PATH is honoured too, and the container runs as root.
+out=$(timeout 60 "${ctr[@]}" run --rm capstan.local/busybox:1 capstan-it2-$$ sh -c 'echo $PATH; id -u')
+[ "$out" = "$(printf '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n0')" ] ||
+	fail "container environment: '$out'"
 echo "containerd $(containerd --version | awk '{print $3}') ran busybox from image $digest"

@@ -794,3 +794,23 @@ TEST(apiserver_aggregated_discovery)
 	json_decref(o);
 	rig_stop(&r);
 }
+
+TEST(apiserver_patch_with_a_uid_is_a_precondition)
+{
+	struct rig r = { 0 };
+	const char *item = "/api/v1/namespaces/default/configmaps/u";
+	char patch[256];
+	json_t *o;
+
+	rig_start(&r);
+	o = expect(&r, 201, "POST", "/api/v1/namespaces/default/configmaps", NULL, CM("u", ""));
+	snprintf(patch, sizeof(patch), "{\"metadata\":{\"uid\":\"%s\",\"labels\":{\"a\":\"b\"}}}",
+		 jsonx_path_str(o, "metadata.uid", ""));
+	json_decref(o);
+	json_decref(expect(&r, 200, "PATCH", item, "application/merge-patch+json", patch));
+	o = expect(&r, 409, "PATCH", item, "application/strategic-merge-patch+json",
+		   "{\"metadata\":{\"uid\":\"00000000-0000-4000-8000-000000000000\"}}");
+	ASSERT(strstr(jsonx_str(o, "message", ""), "Precondition failed: UID"));
+	json_decref(o);
+	rig_stop(&r);
+}
