@@ -69,7 +69,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 # BINARIES: name := sources of its entry point and private modules.
 BINARIES := capstan capstan-apiserver capstan-scheduler capstan-controller-manager \
 	capstan-agent capstan-kubelet capstan-cni capstan-bench-api capstan-bench-datapath \
-	capstan-bench-pods \
+	capstan-bench-pods capstan-bench-endpoints \
 	capstan-bench-scheduler
 capstan_SRCS := cli/main.c
 capstan-apiserver_SRCS := control/apiserver/main.c
@@ -80,6 +80,7 @@ capstan-kubelet_SRCS := agent/kubelet/main.c
 capstan-cni_SRCS := agent/cni/main.c
 capstan-bench-api_SRCS := bench/api/bench_api.c
 capstan-bench-pods_SRCS := bench/pods/bench_pods.c
+capstan-bench-endpoints_SRCS := bench/endpoints/bench_endpoints.c
 capstan-bench-scheduler_SRCS := bench/scheduler/bench_scheduler.c
 capstan-bench-datapath_SRCS := $(wildcard bench/datapath/*.c)
 
@@ -280,6 +281,9 @@ bench-api: all
 bench-scheduler: all
 	$(Q)$(BUILD)/bin/capstan-bench-scheduler --apiserver $(BUILD)/bin/capstan-apiserver \
 		--scheduler $(BUILD)/bin/capstan-scheduler
+
+bench-endpoints: all
+	$(Q)$(BUILD)/bin/capstan-bench-endpoints --bin $(BUILD)/bin
 
 # Root: a simulated node (netns, private containerd, kubelet); see bench/pods/run.sh.
 bench-pods: all

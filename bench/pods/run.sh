@@ -40,7 +40,9 @@ defer stop_pid "$kubelet_pid"
 defer k delete pods --all --grace-period=1 --wait=true --timeout=120s
 ready() { [ "$(k get node node1 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 wait_for 60 ready || fail "node not Ready"
+cpu_s() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 in_ns node "$BUILD/bin/capstan-bench-pods" --server http://127.0.0.1:6443 --node node1 \
 	--pods "$pods" --timeout 300 --kubelet-pid "$kubelet_pid"
+echo "| CPU time so far: kubelet / containerd | $(cpu_s "$kubelet_pid") s / $(cpu_s "$CONTAINERD_PID") s | |"
 echo
 echo "machine: $(nproc) cores, kernel $(uname -r), $(containerd --version | awk '{print $3}')"
