@@ -156,10 +156,17 @@ in_ns node curl -s --max-time 5 "http://$web_ip/" | grep -qx web || fail "web un
 
 # Deletion cleans up everything: containers, sandbox, netns, veth, address, cgroup.
 uid=$(field web '{.metadata.uid}')
+netns_count() { ls /var/run/netns 2>/dev/null | grep -c '^cni-'; }
+ns_before=$(netns_count)
+veths_before=$(in_ns node ip -o link show | grep -c ': csn')
 k delete pod web --wait=true --timeout=60s >/dev/null || fail "delete did not finish"
 gone() { ! ctr_k8s containers ls -q | xargs -r -n1 ctr_k8s containers info 2>/dev/null | grep -q "$uid"; }
 wait_for 30 gone || fail "containers of the deleted pod remain"
 ! in_ns node ip route | grep -q "^$web_ip " || fail "host route to the deleted pod remains"
+netns_gone() { [ "$(netns_count)" -eq $((ns_before - 1)) ]; }
+wait_for 10 netns_gone || fail "the pod's network namespace remains ($ns_before -> $(netns_count))"
+veths_gone() { [ "$(in_ns node ip -o link show | grep -c ': csn')" -eq $((veths_before - 1)) ]; }
+wait_for 10 veths_gone || fail "the pod's veth remains"
 ! ls "$dir/kubelet/cni/ipam/capstan" 2>/dev/null | grep -qx "$web_ip" || fail "IPAM entry remains"
 ! find /sys/fs/cgroup/*/"${cgroot#/}" -type d -name "pod$uid" 2>/dev/null | grep -q . || fail "pod cgroup remains"
 echo "kubelet: pod + host network, pod-to-pod, env/configmap, crash back-off, liveness, readiness, logs -f, restart adoption, deletion cleanup"
