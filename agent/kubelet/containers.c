@@ -21,6 +21,7 @@
  */
 #include "agent/kubelet/containers.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,9 +581,102 @@ static int value_from(const struct pods_ctr_input *in, const json_t *vf, char **
 	return -ENOENT;
 }
 
+/* "my-svc" -> "MY_SVC". */
+static void env_name(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < len; i++)
+		out[i] = in[i] == '-' ? '_' : (char)toupper((unsigned char)in[i]);
+	out[i] = '\0';
+}
+
+static void service_env(json_t *vars, const json_t *svc)
+{
+	const char *ip = jsonx_str(jsonx_obj(svc, "spec"), "clusterIP", "");
+	const json_t *ports = jsonx_arr(jsonx_obj(svc, "spec"), "ports"), *p;
+	char name[256], key[512], hostport[96], proto[16], lproto[16];
+	size_t i;
+
+	env_name(jsonx_str(jsonx_obj(svc, "metadata"), "name", ""), name, sizeof(name));
+	if (!*name || !*ip || strcmp(ip, "None") == 0 || json_array_size(ports) == 0)
+		return;
+	snprintf(key, sizeof(key), "%s_SERVICE_HOST", name);
+	json_object_set_new(vars, key, json_string(ip));
+	snprintf(key, sizeof(key), "%s_SERVICE_PORT", name);
+	json_object_set_new(vars, key,
+			    json_sprintf("%lld", jsonx_int(json_array_get(ports, 0), "port", 0)));
+	json_array_foreach(ports, i, p) {
+		const char *pname = jsonx_str(p, "name", "");
+		long long port = jsonx_int(p, "port", 0);
+		char pn[128];
+
+		if (*pname) {
+			env_name(pname, pn, sizeof(pn));
+			snprintf(key, sizeof(key), "%s_SERVICE_PORT_%s", name, pn);
+			json_object_set_new(vars, key, json_sprintf("%lld", port));
+		}
+	}
+	json_array_foreach(ports, i, p) {
+		long long port = jsonx_int(p, "port", 0);
+		size_t k;
+
+		env_name(jsonx_str(p, "protocol", "TCP"), proto, sizeof(proto));
+		for (k = 0; proto[k]; k++)
+			lproto[k] = (char)tolower((unsigned char)proto[k]);
+		lproto[k] = '\0';
+		snprintf(hostport, sizeof(hostport), strchr(ip, ':') ? "[%s]:%lld" : "%s:%lld", ip,
+			 port);
+		if (i == 0) {
+			snprintf(key, sizeof(key), "%s_PORT", name);
+			json_object_set_new(vars, key, json_sprintf("%s://%s", lproto, hostport));
+		}
+		snprintf(key, sizeof(key), "%s_PORT_%lld_%s", name, port, proto);
+		json_object_set_new(vars, key, json_sprintf("%s://%s", lproto, hostport));
+		snprintf(key, sizeof(key), "%s_PORT_%lld_%s_PROTO", name, port, proto);
+		json_object_set_new(vars, key, json_string(lproto));
+		snprintf(key, sizeof(key), "%s_PORT_%lld_%s_PORT", name, port, proto);
+		json_object_set_new(vars, key, json_sprintf("%lld", port));
+		snprintf(key, sizeof(key), "%s_PORT_%lld_%s_ADDR", name, port, proto);
+		json_object_set_new(vars, key, json_string(ip));
+	}
+}
+
+json_t *pods_service_env(const json_t *services, const char *ns, bool links)
+{
+	json_t *chosen = json_object(), *vars = json_object(), *svc;
+	const char *key;
+	size_t i;
+
+	/* By name: the master service, then (replacing it) the namespace's own. */
+	json_array_foreach(services, i, svc) {
+		const json_t *md = jsonx_obj(svc, "metadata");
+
+		if (strcmp(jsonx_str(md, "namespace", ""), "default") == 0 &&
+		    strcmp(jsonx_str(md, "name", ""), "kubernetes") == 0 &&
+		    !json_object_get(chosen, "kubernetes"))
+			json_object_set(chosen, "kubernetes", svc);
+	}
+	json_array_foreach(services, i, svc) {
+		const json_t *md = jsonx_obj(svc, "metadata");
+
+		if (links && strcmp(jsonx_str(md, "namespace", ""), ns ? ns : "") == 0)
+			json_object_set(chosen, jsonx_str(md, "name", ""), svc);
+	}
+	json_object_foreach(chosen, key, svc)
+		service_env(vars, svc);
+	json_decref(chosen);
+	return vars;
+}
+
 int pods_container_env(const struct pods_ctr_input *in, json_t **out, char *err, size_t errlen)
 {
-	json_t *vars = json_object();
+	json_t *vars = in->services ? pods_service_env(in->services,
+						       jsonx_str(jsonx_obj(in->pod, "metadata"),
+								 "namespace", ""),
+						       jsonx_bool(jsonx_obj(in->pod, "spec"),
+								  "enableServiceLinks", true))
+				    : json_object();
 	const json_t *e;
 	size_t i;
 	int rc;

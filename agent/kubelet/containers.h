@@ -83,11 +83,27 @@ struct pods_ctr_input {
 	int cpu_capacity;     /* node CPUs */
 	pods_lookup_fn lookup;
 	void *lookup_ctx;
+	const json_t *services; /* Service objects for pods_service_env; NULL: none */
 };
 
 /*
- * The container's environment, in order (envFrom sources first, then env;
- * a later definition replaces an earlier one in place): a new object of
+ * Kubernetes' service environment variables for a pod in namespace ns:
+ * for each service with a cluster IP (headless and ExternalName services
+ * have none) NAME_SERVICE_HOST, NAME_SERVICE_PORT (the first port),
+ * NAME_SERVICE_PORT_<PORTNAME> per named port, and the Docker-link forms
+ * NAME_PORT=tcp://IP:PORT (first port) and NAME_PORT_<PORT>_<PROTO> with
+ * its _PROTO, _PORT and _ADDR, where NAME is the service name upper-cased
+ * with '-' as '_'. The master service (default/kubernetes) always counts;
+ * the others only when they are in ns and links (spec.enableServiceLinks)
+ * is true; a service of ns wins over the master one of the same name.
+ * A new object name -> value.
+ */
+json_t *pods_service_env(const json_t *services, const char *ns, bool links);
+
+/*
+ * The container's environment, in order (the service variables first, then
+ * envFrom sources, then env, so $(VAR) in env sees the service variables
+ * and a later definition replaces an earlier one in place): a new object of
  * name -> value. 0; -EINVAL / -ENOENT with the message upstream puts in a
  * CreateContainerConfigError (missing ConfigMap, key, unsupported fieldPath).
  */

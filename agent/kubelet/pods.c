@@ -61,6 +61,7 @@ struct pods {
 	struct kcg *cg;
 	char *cgroup_root, *root_dir;
 	struct informer *inf;
+	struct informer *svc_inf; /* every Service: the containers' service variables */
 
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t cond;  /* the sweeper's wake-up */
@@ -142,6 +143,13 @@ static void env_event(void *ctx, const json_t *pod, const char *field_path, cons
 	struct pods *ps = ctx;
 
 	kl_event_at(ps->k, pod, field_path, type, reason, "%s", msg);
+}
+
+static json_t *env_services(void *ctx)
+{
+	struct pods *ps = ctx;
+
+	return informer_synced(ps->svc_inf) ? informer_list(ps->svc_inf) : NULL;
 }
 
 static bool env_network_ready(void *ctx, int timeout_ms)
@@ -551,6 +559,7 @@ int pods_start_env(struct kubelet *k, const struct pods_env *env)
 			.network_ready = env_network_ready,
 			.now = env_now,
 			.pod_log_dir = env_pod_log_dir,
+			.services = env_services,
 			.node_name = k->cfg.node_name,
 			.node_ip = k->node_ip,
 			.root_dir = ps->root_dir,
@@ -576,6 +585,14 @@ int pods_start_env(struct kubelet *k, const struct pods_env *env)
 	rc = informer_start(ps->inf);
 	if (rc < 0)
 		goto fail;
+	if (!env) {
+		struct informer_config sc = { .http = k->http, .path = "/api/v1/services" };
+
+		ps->svc_inf = informer_new(&sc);
+		rc = ps->svc_inf ? informer_start(ps->svc_inf) : -EINVAL;
+		if (rc < 0)
+			goto fail;
+	}
 	rc = -pthread_create(&ps->sweeper, NULL, sweeper_main, ps);
 	if (rc < 0)
 		goto fail;
@@ -599,6 +616,8 @@ void pods_stop(struct kubelet *k)
 		return;
 	if (ps->inf)
 		informer_stop(ps->inf);
+	if (ps->svc_inf)
+		informer_stop(ps->svc_inf);
 	pthread_mutex_lock(&ps->lock);
 	ps->stopping = true;
 	for (struct pod_thread *t = ps->threads; t; t = t->next)
@@ -625,6 +644,7 @@ void pods_stop(struct kubelet *k)
 			break;
 	}
 	informer_free(ps->inf);
+	informer_free(ps->svc_inf);
 	for (size_t i = 0; i < ps->n_idle; i++)
 		httpc_free(ps->idle[i]);
 	free(ps->idle);

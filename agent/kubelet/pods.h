@@ -54,7 +54,7 @@ struct kcg;
 
 /*
  * The world as the pod lifecycle sees it. Real implementation in pods.c;
- * fakes in the unit tests. Every function pointer is required.
+ * fakes in the unit tests. Every function pointer is required but services.
  */
 struct pods_env {
 	void *ctx;
@@ -83,6 +83,13 @@ struct pods_env {
 	/* kl_pod_log_dir(). */
 	void (*pod_log_dir)(void *ctx, const char *ns, const char *name, const char *uid, char *buf,
 			    size_t len);
+
+	/*
+	 * Every Service (a new array), or NULL while they have not been read
+	 * once: containers wait, as upstream's do. NULL function: no service
+	 * variables (tests).
+	 */
+	json_t *(*services)(void *ctx);
 
 	const char *node_name;
 	const char *node_ip;

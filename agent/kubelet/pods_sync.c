@@ -690,10 +690,19 @@ static bool start_container(struct pod_worker *w, struct pass *p, const json_t *
 	struct pods_ctr_input in;
 	int rc;
 
+	json_t *services = NULL;
+
 	if (!sbcfg)
 		return false;
 	if (ensure_image(w, p->pod, spec_c, ct, sbcfg, &img, p->next))
 		return false;
+	if (w->env->services && !(services = w->env->services(w->env->ctx))) {
+		snprintf(err, sizeof(err),
+			 "services have not yet been read at least once, "
+			 "cannot construct envvars");
+		set_reason(ct, "CreateContainerConfigError", err);
+		return false;
+	}
 	snprintf(pod_dir, sizeof(pod_dir), "%s/pods/%s", w->env->root_dir ? w->env->root_dir : "",
 		 w->uid);
 	in = (struct pods_ctr_input){
@@ -712,10 +721,12 @@ static bool start_container(struct pod_worker *w, struct pass *p, const json_t *
 		.cpu_capacity = w->env->cpu_capacity,
 		.lookup = lookup,
 		.lookup_ctx = w,
+		.services = services,
 	};
 	rc = w->env->root_dir ? pods_volumes_prepare(p->pod, pod_dir, err, sizeof(err)) : 0;
 	if (!rc)
 		rc = pods_container_config(&in, &cfg, err, sizeof(err));
+	json_decref(services);
 	if (rc) {
 		set_reason(ct, "CreateContainerConfigError", err);
 		event(w, p->pod, name, "Warning", "Failed", "Error: %s", err);

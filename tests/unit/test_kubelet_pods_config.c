@@ -194,6 +194,101 @@ TEST(kubelet_pods_env_field_refs_and_expansion)
 	teardown();
 }
 
+/* Services of two namespaces, a headless one, and a "kubernetes" of prod. */
+static json_t *services_fixture(bool shadow_master)
+{
+	json_t *svcs = J(
+		"[{\"metadata\":{\"namespace\":\"default\",\"name\":\"kubernetes\"},"
+		"\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"name\":\"https\",\"port\":443,"
+		"\"protocol\":\"TCP\"}]}},"
+		"{\"metadata\":{\"namespace\":\"prod\",\"name\":\"my-db\"},"
+		"\"spec\":{\"clusterIP\":\"10.96.5.6\",\"ports\":[{\"port\":5432},"
+		"{\"name\":\"dns-udp\",\"port\":53,\"protocol\":\"UDP\"}]}},"
+		"{\"metadata\":{\"namespace\":\"prod\",\"name\":\"headless\"},"
+		"\"spec\":{\"clusterIP\":\"None\",\"ports\":[{\"port\":80}]}},"
+		"{\"metadata\":{\"namespace\":\"prod\",\"name\":\"ext\"},"
+		"\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"x.example\"}},"
+		"{\"metadata\":{\"namespace\":\"other\",\"name\":\"cache\"},"
+		"\"spec\":{\"clusterIP\":\"10.96.7.7\",\"ports\":[{\"port\":6379}]}}]");
+
+	if (shadow_master)
+		json_array_append_new(svcs,
+				      J("{\"metadata\":{\"namespace\":\"prod\",\"name\":"
+					"\"kubernetes\"},\"spec\":{\"clusterIP\":\"10.96.9.9\","
+					"\"ports\":[{\"port\":8443}]}}"));
+	return svcs;
+}
+
+TEST(kubelet_pods_env_service_variables)
+{
+	json_t *svcs = services_fixture(false), *env, *pod;
+	struct pods_ctr_input in;
+	char err[256];
+
+	env = pods_service_env(svcs, "prod", true);
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_HOST", ""), "10.96.0.1");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_PORT", ""), "443");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_PORT_HTTPS", ""), "443");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_PORT", ""), "tcp://10.96.0.1:443");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_PORT_443_TCP", ""), "tcp://10.96.0.1:443");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_PORT_443_TCP_PROTO", ""), "tcp");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_PORT_443_TCP_PORT", ""), "443");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_PORT_443_TCP_ADDR", ""), "10.96.0.1");
+	/* '-' becomes '_'; only named ports get a _SERVICE_PORT_<NAME>. */
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_SERVICE_HOST", ""), "10.96.5.6");
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_SERVICE_PORT", ""), "5432");
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_SERVICE_PORT_DNS_UDP", ""), "53");
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_PORT", ""), "tcp://10.96.5.6:5432");
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_PORT_53_UDP", ""), "udp://10.96.5.6:53");
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_PORT_53_UDP_PROTO", ""), "udp");
+	/* Headless, ExternalName and other namespaces: nothing. */
+	ASSERT_NULL(json_object_get(env, "HEADLESS_SERVICE_HOST"));
+	ASSERT_NULL(json_object_get(env, "EXT_SERVICE_HOST"));
+	ASSERT_NULL(json_object_get(env, "CACHE_SERVICE_HOST"));
+	ASSERT_EQ(json_object_size(env), 8 + 12); /* 3 + 1 + 4 per port for my-db */
+	json_decref(env);
+
+	/* Without links only the master service. */
+	env = pods_service_env(svcs, "prod", false);
+	ASSERT_EQ(json_object_size(env), 8);
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_HOST", ""), "10.96.0.1");
+	json_decref(env);
+	json_decref(svcs);
+
+	/* The namespace's own "kubernetes" wins over the master service. */
+	svcs = services_fixture(true);
+	env = pods_service_env(svcs, "prod", true);
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_HOST", ""), "10.96.9.9");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_PORT", ""), "8443");
+	json_decref(env);
+	env = pods_service_env(svcs, "other", false);
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_HOST", ""), "10.96.0.1");
+	json_decref(env);
+
+	/* In the container: env sees them in $(VAR) and may override them. */
+	setup();
+	pod = pod_of("{\"name\":\"app\",\"env\":[{\"name\":\"DB\",\"value\":"
+		     "\"postgres://$(MY_DB_SERVICE_HOST):$(MY_DB_SERVICE_PORT)\"},"
+		     "{\"name\":\"MY_DB_SERVICE_PORT\",\"value\":\"1\"}]}");
+	in = input(pod);
+	in.services = svcs;
+	ASSERT_OK(pods_container_env(&in, &env, err, sizeof(err)));
+	ASSERT_STREQ(jsonx_str(env, "DB", ""), "postgres://10.96.5.6:5432");
+	ASSERT_STREQ(jsonx_str(env, "MY_DB_SERVICE_PORT", ""), "1");
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_HOST", ""), "10.96.9.9");
+	json_decref(env);
+	/* enableServiceLinks: false keeps only the master service. */
+	json_object_set_new(jsonx_obj(pod, "spec"), "enableServiceLinks", json_false());
+	ASSERT_OK(pods_container_env(&in, &env, err, sizeof(err)));
+	ASSERT_STREQ(jsonx_str(env, "KUBERNETES_SERVICE_HOST", ""), "10.96.0.1");
+	ASSERT_STREQ(jsonx_str(env, "DB", ""),
+		     "postgres://$(MY_DB_SERVICE_HOST):$(MY_DB_SERVICE_PORT)");
+	json_decref(env);
+	json_decref(pod);
+	json_decref(svcs);
+	teardown();
+}
+
 TEST(kubelet_pods_env_configmaps_secrets_and_env_from)
 {
 	json_t *pod, *env;
