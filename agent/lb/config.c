@@ -49,7 +49,7 @@ void lb_config_usage(FILE *out)
 		"(default " LB_DEFAULT_SERVICE_CIDR ")\n"
 		"  --metrics-listen=ADDR:PORT  /metrics and /healthz "
 		"(default " LB_DEFAULT_METRICS_LISTEN ")\n"
-		"  --sync-min-interval=DUR   at most one sync per DUR (default 1s)\n"
+		"  --sync-min-interval=DUR   at most one sync per DUR (default 100ms)\n"
 		"  --sync-max-interval=DUR   full reconcile at least every DUR (default 30s)\n"
 		"  --cleanup                 detach the programs and remove every pin, then exit\n"
 		"  -h, --help                this text\n" LOG_OPTIONS_HELP);

@@ -18,7 +18,12 @@
 
 #define LB_DEFAULT_SERVICE_CIDR "10.96.0.0/12"
 #define LB_DEFAULT_METRICS_LISTEN "127.0.0.1:9963"
-#define LB_DEFAULT_SYNC_MIN_NS 1000000000ull  /* 1s, kube-proxy's minSyncPeriod */
+/*
+ * 100 ms: a sync costs well under a millisecond of map writes, so the
+ * interval only bounds how often a burst is applied. kube-proxy waits 1 s
+ * (minSyncPeriod) because each of its syncs rewrites rule tables.
+ */
+#define LB_DEFAULT_SYNC_MIN_NS 100000000ull
 #define LB_DEFAULT_SYNC_MAX_NS 30000000000ull /* 30s, kube-proxy's syncPeriod */
 
 struct lb_config {

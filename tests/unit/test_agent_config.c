@@ -40,7 +40,7 @@ TEST(agent_config_defaults)
 	ASSERT_STREQ(c.bpffs_dir, "/sys/fs/bpf/capstan");
 	ASSERT_STREQ(c.service_cidr, "10.96.0.0/12");
 	ASSERT_STREQ(c.metrics_listen, "127.0.0.1:9963");
-	ASSERT_EQ(c.sync_min_ns, 1000000000ull);
+	ASSERT_EQ(c.sync_min_ns, 100000000ull);
 	ASSERT_EQ(c.sync_max_ns, 30000000000ull);
 	ASSERT(c.node_name[0] != '\0'); /* the host name */
 	ASSERT(!c.cleanup && !c.help);
