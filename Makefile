@@ -265,10 +265,11 @@ test-e2e: all $(TOOLS)
 # ---------------------------------------------------------------- cluster
 
 DATA_DIR ?= $(CURDIR)/data
-up: all
-	$(Q)$(BUILD)/bin/capstan up --data-dir $(DATA_DIR)
 down: all
 	$(Q)$(BUILD)/bin/capstan down --data-dir $(DATA_DIR) $(if $(PURGE),--purge)
+NODES ?= 1
+up: all
+	$(Q)$(BUILD)/bin/capstan up --data-dir $(DATA_DIR) --nodes $(NODES)
 
 # ---------------------------------------------------------------- benchmarks
 
@@ -303,7 +304,7 @@ bench-datapath: all
 # `capstan image load` imports them into containerd; `capstan registry serve`
 # serves them to it.
 IMAGE_BIN := $(BUILD)/images/bin
-IMAGES := $(addprefix $(BUILD)/images/,pause.tar busybox.tar httpd.tar udp-echo.tar)
+IMAGES := $(addprefix $(BUILD)/images/,pause.tar busybox.tar httpd.tar httpd-2.tar udp-echo.tar)
 IMAGE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -static -O2 -s $(WARN)
 IMAGE_TOOL := $(BUILD)/bin/capstan
 IMAGE_BUILD = $(IMAGE_TOOL) image build
@@ -328,6 +329,12 @@ $(BUILD)/images/httpd.tar: $(IMAGE_BIN)/httpd $(IMAGE_TOOL) $(IMAGE_BUSYBOX)
 	$(say) IMAGE $@
 	$(Q)$(IMAGE_BUILD) -t capstan.local/httpd:1 --busybox --add $<:/httpd \
 		--entrypoint '["/httpd"]' --expose 80/tcp -o $@ >/dev/null
+
+# The same server answering "v2 <hostname>": a second version to roll out.
+$(BUILD)/images/httpd-2.tar: $(IMAGE_BIN)/httpd $(IMAGE_TOOL) $(IMAGE_BUSYBOX)
+	$(say) IMAGE $@
+	$(Q)$(IMAGE_BUILD) -t capstan.local/httpd:2 --busybox --add $<:/httpd \
+		--entrypoint '["/httpd"]' --env HTTPD_BANNER=v2 --expose 80/tcp -o $@ >/dev/null
 
 $(BUILD)/images/udp-echo.tar: $(IMAGE_BIN)/udp-echo $(IMAGE_TOOL) $(IMAGE_BUSYBOX)
 	$(say) IMAGE $@

@@ -2,11 +2,12 @@
  * httpd - the test web server of image capstan.local/httpd:1.
  *
  * Every request gets "200 OK" and the pod's hostname plus a newline as its
- * body, which is what service and load-balancing tests need to see which
- * backend answered. It speaks HTTP/1.1 with keep-alive and pipelining
- * (HTTP/1.0 keeps the connection only when asked), skips request bodies
- * announced by Content-Length, refuses chunked bodies (501) and malformed
- * requests (400), and logs one line per request to stdout.
+ * body (after $HTTPD_BANNER and a space when that is set: image
+ * capstan.local/httpd:2 sets it to "v2", so rollouts can be told apart), which is what service and
+ * load-balancing tests need to see which backend answered. It speaks HTTP/1.1 with keep-alive and
+ * pipelining (HTTP/1.0 keeps the connection only when asked), skips request bodies announced by
+ * Content-Length, refuses chunked bodies (501) and malformed requests (400), and logs one line per
+ * request to stdout.
  *
  *   httpd [-p PORT]        (or $PORT; default 80)
  *
@@ -501,6 +502,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hostname_len = imgprog_hostname(hostname, sizeof(hostname));
+	if (getenv("HTTPD_BANNER") && *getenv("HTTPD_BANNER")) {
+		char name[sizeof(hostname)];
+
+		memcpy(name, hostname, sizeof(name));
+		snprintf(hostname, sizeof(hostname), "%.64s %.128s", getenv("HTTPD_BANNER"), name);
+		hostname_len = strlen(hostname);
+	}
 
 	/* Many connections: raise the soft descriptor limit to the hard one. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
