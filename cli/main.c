@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "image.h"
 #include "lb.h"
 #include "log.h"
@@ -32,8 +33,10 @@ static void usage(FILE *out)
 		"usage: capstan [options] COMMAND\n"
 		"\n"
 		"Commands:\n"
-		"  up          start a local cluster (today: check the machine and the datapath)\n"
+		"  up          start a local cluster and wait until it works (--nodes N for N\n"
+		"              simulated nodes; see capstan up --help)\n"
 		"  down        stop the local cluster and remove what it created on the host\n"
+		"  status      show the local cluster's processes\n"
 		"  preflight   check that this machine can run a capstan node\n"
 		"  lb          inspect the service load balancer (list, stats, monitor;\n"
 		"              see capstan lb --help)\n"
@@ -60,25 +63,31 @@ static int cmd_preflight(const struct opts *o)
 
 static int cmd_up(const struct opts *o)
 {
-	int failed = preflight_run(stdout);
-
-	if (failed) {
-		fprintf(stderr, "capstan up: %d preflight check(s) failed; fix them first\n",
-			failed);
-		return 1;
-	}
-	printf("\nThe machine is ready and the eBPF datapath loads.\n"
-	       "The cluster daemons (capstan-apiserver, -scheduler, -controller-manager,\n"
-	       "-kubelet, -agent) are not built yet, so no cluster was started in %s.\n",
-	       o->data_dir);
-	return 0;
+	return cluster_up_main(o->argc, o->argv, o->data_dir);
 }
 
 static int cmd_down(const struct opts *o)
 {
-	printf("capstan down: no cluster daemons exist yet; nothing to stop in %s%s\n", o->data_dir,
-	       o->purge ? " (--purge: nothing to remove)" : "");
-	return 0;
+	int argc = o->argc;
+	char **argv = o->argv;
+
+	/* `capstan --purge down` (the global flag) still purges. */
+	if (o->purge) {
+		static char *purged[16];
+
+		argc = 0;
+		for (int i = 0; i < o->argc && i < 14; i++)
+			purged[argc++] = o->argv[i];
+		purged[argc++] = "--purge";
+		purged[argc] = NULL;
+		argv = purged;
+	}
+	return cluster_down_main(argc, argv, o->data_dir);
+}
+
+static int cmd_status(const struct opts *o)
+{
+	return cluster_status_main(o->argc, o->argv, o->data_dir);
 }
 
 static int cmd_version(const struct opts *o)
@@ -108,6 +117,7 @@ static const struct {
 } commands[] = {
 	{ "up", cmd_up },
 	{ "down", cmd_down },
+	{ "status", cmd_status },
 	{ "preflight", cmd_preflight },
 	{ "version", cmd_version },
 	{ "lb", cmd_lb },

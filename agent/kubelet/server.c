@@ -440,7 +440,8 @@ int kl_server_start_opts(struct kubelet *k, const char *addr, int port,
 
 int kl_server_start(struct kubelet *k)
 {
-	return kl_server_start_opts(k, NULL, k->cfg.port, NULL);
+	/* Only the node address: the port serves logs without authentication. */
+	return kl_server_start_opts(k, k->node_ip[0] ? k->node_ip : NULL, k->cfg.port, NULL);
 }
 
 int kl_server_port(struct kubelet *k)
