@@ -265,3 +265,12 @@ if grep -q FAILED "$loop_log"; then
 	fail "$(grep -c FAILED "$loop_log") of $total requests failed during the restarts: $(grep FAILED "$loop_log" | head -5)"
 fi
 echo "restarts: $total requests, none failed"
+
+# ---------------------------------------------------------------- delete, down
+# Deleting the Deployment removes its pods; deleting the Service, its entry.
+kubectl delete deployment web >/dev/null
+kubectl delete service web >/dev/null
+no_web() { [ -z "$(kubectl get pods -l app=web -o name)" ] && ! "$capstan" lb list | grep -q "$ip:80"; }
+wait_for 60 no_web || fail "after delete: $(kubectl get pods -l app=web) $("$capstan" lb list)"
+
+cluster_down_and_check

@@ -150,3 +150,5 @@ ready_again() { ! not_ready; }
 wait_for 60 ready_again || fail "node3 not Ready after its kubelet resumed"
 gone() { [ "$(placement | grep -c ' node3 ')" -eq 0 ]; }
 wait_for 60 gone || fail "evicted pods not removed by the resumed kubelet: $(placement)"
+
+cluster_down_and_check

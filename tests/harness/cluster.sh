@@ -12,6 +12,8 @@
 #                                     the host (one node)
 #   pod_wait_done NAME [SECONDS]      wait until pod NAME Succeeded (fails
 #                                     with its logs when it Failed)
+#   cluster_down_and_check            `capstan down --purge`, then fail if
+#                                     anything it made is left on the host
 #
 # The cluster owns fixed host resources (bridge capstan0, 172.31.0.1), so a
 # test refuses to start while another cluster runs, and tests using it run
@@ -23,6 +25,8 @@ cluster_up() {
 	if ip link show capstan0 >/dev/null 2>&1; then
 		fail "a capstan cluster already runs on this machine (bridge capstan0); stop it with make down"
 	fi
+	_cluster_forward=$(cat /proc/sys/net/ipv4/ip_forward)
+	_cluster_routes=$(ip route show table all | grep -c '10\.96\.0\.0/12' || true)
 	scratch CLUSTER_DIR
 	exec {_cluster_err}>&2 # teardown silences deferred steps; the log dump is wanted
 	defer _cluster_down "$CLUSTER_DIR/data"
@@ -82,4 +86,23 @@ pod_wait_done() {
 		[ $SECONDS -lt $deadline ] || fail "pod $name still $phase after $limit s: $(kubectl describe pod "$name")"
 		sleep 0.3
 	done
+}
+
+cluster_down_and_check() {
+	local left=() data=$CLUSTER_DATA
+	"$BUILD/bin/capstan" down --data-dir "$data" --purge >/dev/null || fail "capstan down failed"
+	[ ! -e "$data" ] || left+=("the data directory")
+	ip link show capstan0 >/dev/null 2>&1 && left+=("bridge capstan0")
+	ip -br link | grep -q '^capn' && left+=("veths: $(ip -br link | grep '^capn')")
+	ip netns list | grep -q capstan-node && left+=("netns: $(ip netns list | grep capstan-node)")
+	ip -br addr | grep -q '172\.31\.0\.' && left+=("addresses in 172.31.0.0/24")
+	ip route show table all | grep -qE '10\.244\.|172\.31\.0\.' && left+=("routes: $(ip route show table all | grep -E '10\.244\.|172\.31\.0\.')")
+	[ "$(ip route show table all | grep -c '10\.96\.0\.0/12' || true)" = "$_cluster_routes" ] || left+=("the unreachable service route")
+	[ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$_cluster_forward" ] || left+=("ip_forward not restored")
+	ls -d /sys/fs/bpf/capstan* >/dev/null 2>&1 && left+=("bpffs pins: $(ls -d /sys/fs/bpf/capstan*)")
+	ls -d /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/capstan-node* \
+		/sys/fs/cgroup/capstan-node* >/dev/null 2>&1 && left+=("cgroups")
+	grep -q " $data" /proc/self/mountinfo && left+=("mounts below $data")
+	pgrep -f "$data" >/dev/null && left+=("processes: $(pgrep -af "$data")")
+	[ ${#left[@]} -eq 0 ] || fail "capstan down left: ${left[*]}"
 }
