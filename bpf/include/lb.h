@@ -58,7 +58,7 @@ struct lb_flow {
 static __always_inline bool lb_events_enabled(void)
 {
 	__u32 key = 0;
-	struct capstan_config *cfg = bpf_map_lookup_elem(&capstan_cfg_v1, &key);
+	struct capstan_config *cfg = bpf_map_lookup_elem(&capstan_cfg_v2, &key);
 
 	return cfg && (cfg->flags & CAPSTAN_CFG_EVENTS);
 }
@@ -75,7 +75,7 @@ static __always_inline void lb_emit(void *ctx, const struct lb_flow *f,
 
 	if (!lb_events_enabled())
 		return;
-	e = bpf_ringbuf_reserve(&capstan_evt_v1, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&capstan_evt_v2, sizeof(*e), 0);
 	if (!e) {
 		count_drop(CAPSTAN_DROP_EVENT_LOST);
 		return;
@@ -96,6 +96,9 @@ static __always_inline void lb_emit(void *ctx, const struct lb_flow *f,
 	e->svc_port = f->svc_port;
 	e->be_port = refused ? 0 : f->be_port;
 	e->be_addr = refused ? 0 : f->be_addr;
+	e->client_addr = 0;
+	e->client_port = 0;
+	e->pad3 = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -115,13 +118,13 @@ static __always_inline int lb_refuse(void *ctx, const struct lb_flow *f,
 static __always_inline void lb_count(const struct lb_flow *f, bool per_msg)
 {
 	__u32 key = f->rev_nat_id;
-	struct capstan_svc_counters *sc = bpf_map_lookup_elem(&capstan_scnt_v1, &key);
+	struct capstan_svc_counters *sc = bpf_map_lookup_elem(&capstan_scnt_v2, &key);
 	struct capstan_backend_counters *bc;
 
 	if (sc)
 		__sync_fetch_and_add(per_msg ? &sc->udp_msgs : &sc->connects, 1);
 	key = f->backend_id;
-	bc = bpf_map_lookup_elem(&capstan_bcnt_v1, &key);
+	bc = bpf_map_lookup_elem(&capstan_bcnt_v2, &key);
 	if (bc)
 		__sync_fetch_and_add(per_msg ? &bc->udp_msgs : &bc->connects, 1);
 }
@@ -129,7 +132,7 @@ static __always_inline void lb_count(const struct lb_flow *f, bool per_msg)
 static __always_inline void lb_count_refused(__u16 rev_nat_id)
 {
 	__u32 key = rev_nat_id;
-	struct capstan_svc_counters *sc = bpf_map_lookup_elem(&capstan_scnt_v1, &key);
+	struct capstan_svc_counters *sc = bpf_map_lookup_elem(&capstan_scnt_v2, &key);
 
 	if (sc)
 		__sync_fetch_and_add(&sc->refused, 1);
@@ -150,7 +153,7 @@ static __always_inline int lb4_pick_slot(struct capstan_svc_key *key, __u16 coun
 	if (!slot)
 		return -CAPSTAN_DROP_NO_SLOT;
 	id = slot->backend_id;
-	*be = bpf_map_lookup_elem(&capstan_be_v1, &id);
+	*be = bpf_map_lookup_elem(&capstan_be_v2, &id);
 	if (!*be)
 		return -CAPSTAN_DROP_NO_BACKEND_ENTRY;
 	f->backend_id = id;
@@ -184,7 +187,7 @@ static __always_inline int lb4_pick_affinity(void *ctx, struct capstan_svc_key *
 	/* Unsigned age: an entry stamped in the future counts as expired. */
 	if (prev && now - prev->last_used_ns < (__u64)timeout_s * LB_NSEC_PER_SEC) {
 		__u32 id = prev->backend_id;
-		struct capstan_backend *cand = bpf_map_lookup_elem(&capstan_be_v1, &id);
+		struct capstan_backend *cand = bpf_map_lookup_elem(&capstan_be_v2, &id);
 
 		if (cand && lb_backend_is_active(cand)) {
 			prev->last_used_ns = now;

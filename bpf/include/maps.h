@@ -34,7 +34,7 @@ struct {
 	__uint(max_entries, CAPSTAN_BACKEND_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_be_v1 SEC(".maps");
+} capstan_be_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -76,7 +76,7 @@ struct {
 	__type(value, struct capstan_svc_counters);
 	__uint(max_entries, CAPSTAN_REVNAT_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_scnt_v1 SEC(".maps");
+} capstan_scnt_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -84,7 +84,7 @@ struct {
 	__type(value, struct capstan_backend_counters);
 	__uint(max_entries, CAPSTAN_BACKEND_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_bcnt_v1 SEC(".maps");
+} capstan_bcnt_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -92,7 +92,7 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, CAPSTAN_DROP__MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_drop_v1 SEC(".maps");
+} capstan_drop_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,14 +100,61 @@ struct {
 	__type(value, struct capstan_config);
 	__uint(max_entries, 1);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_cfg_v1 SEC(".maps");
+} capstan_cfg_v2 SEC(".maps");
 
 /* A full ring buffer drops silently: writers count CAPSTAN_DROP_EVENT_LOST. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, CAPSTAN_EVENTS_BYTES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_evt_v1 SEC(".maps");
+} capstan_evt_v2 SEC(".maps");
+
+/* North-south conntrack: see struct capstan_ct_key in abi.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct capstan_ct_key);
+	__type(value, struct capstan_ct_entry);
+	__uint(max_entries, CAPSTAN_CT_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} capstan_ct_v1 SEC(".maps");
+
+/*
+ * Maglev tables. The inner template only gives the type; BPF_F_INNER_MAP
+ * lets the agent's tables have another size (--maglev-table-size), which
+ * the programs read from the config map.
+ */
+struct capstan_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, CAPSTAN_MAGLEV_DEFAULT_M);
+	__uint(map_flags, BPF_F_INNER_MAP);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__type(key, __u32);
+	__uint(max_entries, CAPSTAN_MAGLEV_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct capstan_maglev_inner);
+} capstan_mgl_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct capstan_frag_key);
+	__type(value, struct capstan_frag_val);
+	__uint(max_entries, CAPSTAN_FRAG_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} capstan_frag_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct capstan_src_range_key);
+	__type(value, __u8);
+	__uint(max_entries, CAPSTAN_SRC_RANGES_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} capstan_srcr_v1 SEC(".maps");
 
 /*
  * Per-CPU counters are bumped atomically all the same: a cgroup sock_addr
@@ -117,7 +164,7 @@ struct {
 static __always_inline void count_drop(enum capstan_drop_reason reason)
 {
 	__u32 key = reason;
-	__u64 *n = bpf_map_lookup_elem(&capstan_drop_v1, &key);
+	__u64 *n = bpf_map_lookup_elem(&capstan_drop_v2, &key);
 
 	if (n)
 		__sync_fetch_and_add(n, 1);

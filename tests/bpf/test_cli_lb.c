@@ -32,7 +32,8 @@
 #include "sock_lb.skel.h"
 #include "util.h"
 
-_Static_assert(sizeof(struct capstan_event) == 48, "the event generator copies 48 bytes");
+#define EVT_SIZE ((int)sizeof(struct capstan_event))
+_Static_assert(sizeof(struct capstan_event) % 8 == 0, "the event generator copies 8-byte words");
 
 struct pins {
 	int svc, be, rnat, scnt, bcnt, drop, cfg, evt;
@@ -516,13 +517,13 @@ TEST(cli_lb_bpf_binary_missing_pins)
 	((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i) })
 
 /*
- * An XDP program that copies the first 48 bytes of its packet to the stack
+ * An XDP program that copies the first EVT_SIZE bytes of its packet to the stack
  * and from there into the ring buffer: test_run's input packet becomes an
  * event record, exactly as the datapath would write one.
  */
 static int load_event_generator(int ringbuf_fd)
 {
-	struct bpf_insn insns[32];
+	struct bpf_insn insns[48];
 	int n = 0, jump_at, fd;
 	char log[4096] = "";
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log),
@@ -532,17 +533,17 @@ static int load_event_generator(int ringbuf_fd)
 	insns[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 6, offsetof(struct xdp_md, data), 0);
 	insns[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 6, offsetof(struct xdp_md, data_end), 0);
 	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0);
-	insns[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, 48);
+	insns[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, EVT_SIZE);
 	jump_at = n++; /* if r4 > r3 goto out */
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < EVT_SIZE / 8; i++) {
 		insns[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, 5, 2, 8 * i, 0);
-		insns[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, 10, 5, -48 + 8 * i, 0);
+		insns[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, 10, 5, -EVT_SIZE + 8 * i, 0);
 	}
 	insns[n++] = INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, ringbuf_fd);
 	insns[n++] = INSN(0, 0, 0, 0, 0);
 	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
-	insns[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -48);
-	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 48);
+	insns[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -EVT_SIZE);
+	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, EVT_SIZE);
 	insns[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0);
 	insns[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
 	insns[jump_at] = INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, n - jump_at - 1, 0);
@@ -859,7 +860,7 @@ TEST(cli_lb_bpf_monitor_sees_a_refusal_by_the_datapath)
 	ASSERT_MSG(skel->links.capstan_connect4 != NULL, "attach: %s", strerror(errno));
 	k.addr = ip("10.96.0.11");
 	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &k, &v, BPF_ANY));
-	p.cfg = bpf_map__fd(skel->maps.capstan_cfg_v1);
+	p.cfg = bpf_map__fd(skel->maps.capstan_cfg_v2);
 	args[9] = (char *)fixture_bpffs();
 
 	spawn_monitor(args, out, sizeof(out), err, sizeof(err));

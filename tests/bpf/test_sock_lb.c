@@ -132,7 +132,7 @@ static void put_backend(struct sock_lb *skel, __u32 id, const char *addr, int po
 	struct capstan_backend be = { .port = htons(port), .proto = proto };
 
 	ASSERT_EQ(inet_pton(AF_INET, addr, &be.addr), 1);
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_be_v1), &id, &be, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_be_v2), &id, &be, BPF_ANY));
 }
 
 /* 0 or -errno: also called from children, which cannot ASSERT. */
@@ -160,7 +160,7 @@ static void set_events(struct sock_lb *skel, bool on)
 	struct capstan_config cfg = { .flags = on ? CAPSTAN_CFG_EVENTS : 0 };
 	__u32 key = 0;
 
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_cfg_v1), &key, &cfg, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_cfg_v2), &key, &cfg, BPF_ANY));
 }
 
 /* Sum each of n __u64 fields of a per-CPU value over all CPUs into out. */
@@ -184,7 +184,7 @@ static struct capstan_svc_counters svc_counters(struct sock_lb *skel, __u16 rev_
 {
 	struct capstan_svc_counters c;
 
-	percpu_sum(skel->maps.capstan_scnt_v1, rev_nat_id, (__u64 *)&c, sizeof(c) / sizeof(__u64));
+	percpu_sum(skel->maps.capstan_scnt_v2, rev_nat_id, (__u64 *)&c, sizeof(c) / sizeof(__u64));
 	return c;
 }
 
@@ -192,7 +192,7 @@ static struct capstan_backend_counters be_counters(struct sock_lb *skel, __u32 i
 {
 	struct capstan_backend_counters c;
 
-	percpu_sum(skel->maps.capstan_bcnt_v1, id, (__u64 *)&c, sizeof(c) / sizeof(__u64));
+	percpu_sum(skel->maps.capstan_bcnt_v2, id, (__u64 *)&c, sizeof(c) / sizeof(__u64));
 	return c;
 }
 
@@ -200,7 +200,7 @@ static __u64 drops(struct sock_lb *skel, enum capstan_drop_reason reason)
 {
 	__u64 n;
 
-	percpu_sum(skel->maps.capstan_drop_v1, reason, &n, 1);
+	percpu_sum(skel->maps.capstan_drop_v2, reason, &n, 1);
 	return n;
 }
 
@@ -694,7 +694,7 @@ TEST(sock_lb_maps_survive_a_reload_through_pins)
 	ASSERT_EQ(val.backend_id, 5);
 	struct capstan_config cfg;
 	__u32 zero = 0;
-	ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.capstan_cfg_v1), &zero, &cfg));
+	ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.capstan_cfg_v2), &zero, &cfg));
 	ASSERT_EQ(cfg.flags, CAPSTAN_CFG_EVENTS);
 	sock_lb__destroy(skel);
 }
@@ -861,7 +861,7 @@ static int child_affinity(void *arg)
 	struct child_arg *a = arg;
 	struct child_out *out = a->out;
 	int aff = bpf_map__fd(a->skel->maps.capstan_aff_v1);
-	int be = bpf_map__fd(a->skel->maps.capstan_be_v1);
+	int be = bpf_map__fd(a->skel->maps.capstan_be_v2);
 	struct capstan_affinity_val val;
 	int fds[TCP_BACKENDS], id, err;
 
@@ -956,7 +956,7 @@ static int child_drain(void *arg)
 {
 	struct child_arg *a = arg;
 	int svc_fd = bpf_map__fd(a->skel->maps.capstan_svc_v1);
-	int be_fd = bpf_map__fd(a->skel->maps.capstan_be_v1);
+	int be_fd = bpf_map__fd(a->skel->maps.capstan_be_v2);
 	struct capstan_svc_key key = svc_key(VIP, 80, IPPROTO_TCP, 0);
 	struct capstan_svc_val val;
 	int fds[2], fd, conn = -1, which, gone, kept;
@@ -1182,7 +1182,7 @@ static int collect_event(void *ctx, void *data, size_t len)
 static void read_events(struct sock_lb *skel, struct events *evs)
 {
 	struct ring_buffer *rb =
-		ring_buffer__new(bpf_map__fd(skel->maps.capstan_evt_v1), collect_event, evs, NULL);
+		ring_buffer__new(bpf_map__fd(skel->maps.capstan_evt_v2), collect_event, evs, NULL);
 	int n;
 
 	ASSERT_MSG(rb != NULL, "ring_buffer__new: %s", strerror(errno));

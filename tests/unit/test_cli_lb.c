@@ -716,7 +716,7 @@ TEST(cli_lb_missing_pins_say_so)
 	fclose(f);
 	ASSERT_EQ(cli_lb_snapshot_read(test_tmpdir(), CLI_LB_READ_BACKENDS, &s, err, sizeof(err)),
 		  -ENOENT);
-	ASSERT_MSG(strstr(err, "/capstan_be_v1 is not pinned"), "%s", err);
+	ASSERT_MSG(strstr(err, "/capstan_be_v2 is not pinned"), "%s", err);
 }
 
 TEST(cli_lb_bad_calls_are_rejected)
