@@ -202,11 +202,23 @@ static size_t backends_by_addr(const struct cli_lb_snapshot *s, bool terminating
 
 /* ---------------------------------------------------------------- services view */
 
+/* Service flags by name (affinity is shown with its timeout). */
+static const struct {
+	__u32 flag;
+	const char *name;
+} svc_flag_names[] = {
+	{ CAPSTAN_SVC_F_LOCAL_INTERNAL, "local" },
+	{ CAPSTAN_SVC_F_NODEPORT, "nodeport" },
+	{ CAPSTAN_SVC_F_EXTERNAL_IP, "external-ip" },
+	{ CAPSTAN_SVC_F_LOADBALANCER, "loadbalancer" },
+	{ CAPSTAN_SVC_F_LOCAL_EXTERNAL, "external-local" },
+	{ CAPSTAN_SVC_F_SOURCE_RANGES, "source-ranges" },
+};
+
 static void text_service_header(const struct cli_lb_svc_entry *first, struct buf *out)
 {
 	const struct capstan_svc_val *v = &first->val;
-	const __u32 known =
-		CAPSTAN_SVC_F_AFFINITY | CAPSTAN_SVC_F_LOCAL_INTERNAL | CAPSTAN_SVC_F_NODEPORT;
+	__u32 known = CAPSTAN_SVC_F_AFFINITY;
 	char ep[EP_LEN];
 
 	buf_appendf(out, "%s",
@@ -218,13 +230,16 @@ static void text_service_header(const struct cli_lb_svc_entry *first, struct buf
 	buf_appendf(out, " (rev-nat %u)", v->rev_nat_id);
 	if (v->flags & CAPSTAN_SVC_F_AFFINITY)
 		buf_appendf(out, " [affinity %us]", v->affinity_timeout);
-	if (v->flags & CAPSTAN_SVC_F_LOCAL_INTERNAL)
-		buf_appendf(out, " [local]");
-	if (v->flags & CAPSTAN_SVC_F_NODEPORT)
-		buf_appendf(out, " [nodeport]");
+	for (size_t i = 0; i < ARRAY_SIZE(svc_flag_names); i++) {
+		known |= svc_flag_names[i].flag;
+		if (v->flags & svc_flag_names[i].flag)
+			buf_appendf(out, " [%s]", svc_flag_names[i].name);
+	}
 	if (v->flags & ~known)
 		buf_appendf(out, " [flags 0x%x]", v->flags & ~known);
-	if (first->key.scope)
+	if (first->key.scope == CAPSTAN_SCOPE_EXTERNAL)
+		buf_appendf(out, " [external view]");
+	else if (first->key.scope)
 		buf_appendf(out, " [scope %u]", first->key.scope);
 	buf_appendf(out, "\n");
 }
@@ -344,10 +359,9 @@ static json_t *json_service_head(const struct cli_lb_svc_entry *first)
 	flags = json_array();
 	if (v->flags & CAPSTAN_SVC_F_AFFINITY)
 		json_array_append_new(flags, json_string("affinity"));
-	if (v->flags & CAPSTAN_SVC_F_LOCAL_INTERNAL)
-		json_array_append_new(flags, json_string("local"));
-	if (v->flags & CAPSTAN_SVC_F_NODEPORT)
-		json_array_append_new(flags, json_string("nodeport"));
+	for (size_t i = 0; i < ARRAY_SIZE(svc_flag_names); i++)
+		if (v->flags & svc_flag_names[i].flag)
+			json_array_append_new(flags, json_string(svc_flag_names[i].name));
 	json_object_set_new(o, "flags", flags);
 	json_object_set_new(o, "raw_flags", json_integer(v->flags));
 	if (v->flags & CAPSTAN_SVC_F_AFFINITY)
@@ -482,13 +496,24 @@ struct counter_row {
 	__be16 port;
 	__u8 proto;
 	__u8 state;
-	__u64 v[3];
-	double rate[3];
+	__u8 scope; /* services: CAPSTAN_SCOPE_* */
+	__u64 v[5];
+	double rate[5];
 };
 
-static const char *const svc_cols[] = { "connections", "udp_msgs", "refused" };
-static const char *const svc_heads[] = { "CONNECTIONS", "UDP MSGS", "REFUSED" };
-static const char *const svc_rate_heads[] = { "CONN/S", "UDP/S", "REFUSED/S" };
+/*
+ * Service ports count socket connections and datagrams (internal view) and
+ * north-south flows and packets (external view); backends the same but
+ * refusals and packets.
+ */
+#define SVC_NCOLS 5
+#define BE_NCOLS 3
+static const char *const svc_cols[] = { "connections", "udp_msgs", "refused", "flows", "packets" };
+static const char *const svc_heads[] = { "CONNECTIONS", "UDP MSGS", "REFUSED", "FLOWS", "PACKETS" };
+static const char *const svc_rate_heads[] = { "CONN/S", "UDP/S", "REFUSED/S", "FLOWS/S", "PKTS/S" };
+static const char *const be_cols[] = { "connections", "udp_msgs", "flows" };
+static const char *const be_heads[] = { "CONNECTIONS", "UDP MSGS", "FLOWS" };
+static const char *const be_rate_heads[] = { "CONN/S", "UDP/S", "FLOWS/S" };
 
 static double rate_of(__u64 cur, __u64 prev, uint64_t elapsed_ns)
 {
@@ -505,18 +530,20 @@ static void set_rates(struct counter_row *row, const __u64 *prev, int n, uint64_
 }
 
 /* The counters of one service port as an array (zeros when it has none). */
-static void svc_values(const struct cli_lb_svc_count *c, __u64 v[3])
+static void svc_values(const struct cli_lb_svc_count *c, __u64 v[SVC_NCOLS])
 {
 	v[0] = c ? c->c.connects : 0;
 	v[1] = c ? c->c.udp_msgs : 0;
 	v[2] = c ? c->c.refused : 0;
+	v[3] = c ? c->c.flows : 0;
+	v[4] = c ? c->c.packets : 0;
 }
 
-static void backend_values(const struct cli_lb_backend_count *c, __u64 v[3])
+static void backend_values(const struct cli_lb_backend_count *c, __u64 v[BE_NCOLS])
 {
 	v[0] = c ? c->c.connects : 0;
 	v[1] = c ? c->c.udp_msgs : 0;
-	v[2] = 0;
+	v[2] = c ? c->c.flows : 0;
 }
 
 /* One row per service port that has a slot 0, in address order. */
@@ -529,7 +556,7 @@ static size_t service_rows(const struct cli_lb_snapshot *cur, const struct cli_l
 	for (size_t i = 0; i < cur->n_svc; i++) {
 		const struct cli_lb_svc_entry *e = &cur->svc[i];
 		struct counter_row *row;
-		__u64 pv[3];
+		__u64 pv[SVC_NCOLS];
 
 		if (e->key.slot != 0)
 			continue;
@@ -538,10 +565,11 @@ static size_t service_rows(const struct cli_lb_snapshot *cur, const struct cli_l
 		row->addr = e->key.addr;
 		row->port = e->key.port;
 		row->proto = e->key.proto;
+		row->scope = e->key.scope;
 		svc_values(cli_lb_snapshot_svc_count(cur, row->id), row->v);
 		if (prev) {
 			svc_values(cli_lb_snapshot_svc_count(prev, row->id), pv);
-			set_rates(row, pv, 3, elapsed_ns);
+			set_rates(row, pv, SVC_NCOLS, elapsed_ns);
 		}
 	}
 	*out = rows;
@@ -558,7 +586,7 @@ static size_t backend_rows(const struct cli_lb_snapshot *cur, const struct cli_l
 
 	for (size_t i = 0; i < n; i++) {
 		struct counter_row *row = &rows[i];
-		__u64 pv[3];
+		__u64 pv[BE_NCOLS];
 
 		row->id = bes[i]->id;
 		row->state = bes[i]->be.state;
@@ -568,7 +596,7 @@ static size_t backend_rows(const struct cli_lb_snapshot *cur, const struct cli_l
 		backend_values(cli_lb_snapshot_backend_count(cur, row->id), row->v);
 		if (prev) {
 			backend_values(cli_lb_snapshot_backend_count(prev, row->id), pv);
-			set_rates(row, pv, 2, elapsed_ns);
+			set_rates(row, pv, BE_NCOLS, elapsed_ns);
 		}
 	}
 	free(bes);
@@ -593,12 +621,13 @@ static void fmt_clock(int64_t wall_ns, bool micro, char *buf, size_t len)
 		snprintf(buf, len, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-static void text_cells_head(struct buf *out, int n, bool rates)
+static void text_cells_head(struct buf *out, int n, bool rates, const char *const *heads,
+			    const char *const *rate_heads)
 {
 	for (int i = 0; i < n; i++) {
-		buf_appendf(out, " %12s", svc_heads[i]);
+		buf_appendf(out, " %12s", heads[i]);
 		if (rates)
-			buf_appendf(out, " %10s", svc_rate_heads[i]);
+			buf_appendf(out, " %10s", rate_heads[i]);
 	}
 	buf_appendf(out, "\n");
 }
@@ -613,18 +642,23 @@ static void text_cells(struct buf *out, const struct counter_row *row, int n, bo
 	buf_appendf(out, "\n");
 }
 
-/* A table of counter rows: endpoint, id, then n counters (and their rates). */
+/*
+ * A table of counter rows: endpoint (" ext" marks a service port's external
+ * view), id, then n counters (and their rates).
+ */
 static void text_table(struct buf *out, const char *what, const char *id,
-		       const struct counter_row *rows, size_t n_rows, int n, bool rates)
+		       const struct counter_row *rows, size_t n_rows, int n, bool rates,
+		       const char *const *heads, const char *const *rate_heads)
 {
-	char ep[EP_LEN];
+	char ep[EP_LEN], col[EP_LEN + 8];
 
 	buf_appendf(out, "%-24s %7s", what, id);
-	text_cells_head(out, n, rates);
+	text_cells_head(out, n, rates, heads, rate_heads);
 	for (size_t i = 0; i < n_rows; i++) {
-		buf_appendf(out, "%-24s %7u",
-			    fmt_ep(ep, sizeof(ep), rows[i].addr, rows[i].port, rows[i].proto),
-			    rows[i].id);
+		snprintf(col, sizeof(col), "%s%s",
+			 fmt_ep(ep, sizeof(ep), rows[i].addr, rows[i].port, rows[i].proto),
+			 rows[i].scope == CAPSTAN_SCOPE_EXTERNAL ? " ext" : "");
+		buf_appendf(out, "%-24s %7u", col, rows[i].id);
 		text_cells(out, &rows[i], n, rates);
 	}
 }
@@ -644,9 +678,10 @@ static void text_stats(const struct counter_row *svcs, size_t n_svcs, const stru
 		fmt_clock(wall_ns, false, clock, sizeof(clock));
 		buf_appendf(out, "--- %s ---\n", clock);
 	}
-	text_table(out, "SERVICE", "REV-NAT", svcs, n_svcs, 3, rates);
+	text_table(out, "SERVICE", "REV-NAT", svcs, n_svcs, SVC_NCOLS, rates, svc_heads,
+		   svc_rate_heads);
 	buf_appendf(out, "\n");
-	text_table(out, "BACKEND", "ID", bes, n_bes, 2, rates);
+	text_table(out, "BACKEND", "ID", bes, n_bes, BE_NCOLS, rates, be_heads, be_rate_heads);
 	buf_appendf(out, "\n%-32s %12s%s\n", "DROP REASON", "COUNT", rates ? "     RATE/S" : "");
 	for (unsigned int r = 1; r < CAPSTAN_DROP__MAX; r++) {
 		buf_appendf(out, "%-32s %12llu", drop_names[r], (unsigned long long)drops[r]);
@@ -697,7 +732,11 @@ static void json_stats(const struct counter_row *svcs, size_t n_svcs, const stru
 		o = json_object();
 		json_set_ep(o, svcs[i].addr, svcs[i].port, svcs[i].proto);
 		json_object_set_new(o, "rev_nat_id", json_integer(svcs[i].id));
-		json_counters(o, svcs[i].v, svcs[i].rate, 3, rates, svc_cols);
+		json_object_set_new(o, "scope",
+				    json_string(svcs[i].scope == CAPSTAN_SCOPE_EXTERNAL
+							? "external"
+							: "internal"));
+		json_counters(o, svcs[i].v, svcs[i].rate, SVC_NCOLS, rates, svc_cols);
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(root, "services", arr);
@@ -708,7 +747,7 @@ static void json_stats(const struct counter_row *svcs, size_t n_svcs, const stru
 		json_set_ep(o, bes[i].addr, bes[i].port, bes[i].proto);
 		json_object_set_new(o, "state",
 				    json_string(state_name(bes[i].state, st, sizeof(st))));
-		json_counters(o, bes[i].v, bes[i].rate, 2, rates, svc_cols);
+		json_counters(o, bes[i].v, bes[i].rate, BE_NCOLS, rates, be_cols);
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(root, "backends", arr);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -34,6 +35,11 @@ const struct lb_map_layout lb_map_layouts[LB_MAP__MAX] = {
 	[LB_MAP_DROPS] = { CAPSTAN_MAP_DROPS, sizeof(__u32), sizeof(__u64), true },
 	[LB_MAP_AFFINITY] = { CAPSTAN_MAP_AFFINITY, sizeof(struct capstan_affinity_key),
 			      sizeof(struct capstan_affinity_val), false },
+	[LB_MAP_SRC_RANGES] = { CAPSTAN_MAP_SRC_RANGES, sizeof(struct capstan_src_range_key),
+				sizeof(__u8), false },
+	[LB_MAP_MAGLEV] = { CAPSTAN_MAP_MAGLEV, sizeof(__u32), sizeof(__u32), false },
+	[LB_MAP_CONFIG] = { CAPSTAN_MAP_CONFIG, sizeof(__u32), sizeof(struct capstan_config),
+			    false },
 };
 
 /* Per-CPU values are laid out at 8-byte strides, one per possible CPU. */
@@ -129,12 +135,55 @@ out:
 	return err;
 }
 
+/*
+ * A new inner array filled in one batch, then swapped into the outer map:
+ * a lookup in the datapath holds either the old inner map (kept alive by
+ * RCU until it is done) or the new one. The inner map needs
+ * BPF_F_INNER_MAP like the outer map's template, which is what lets its
+ * size differ from the template's.
+ */
+static int bpf_ops_maglev_set(void *ctx, __u32 rev_nat_id, const __u32 *table, __u32 m)
+{
+	struct lb_bpf_maps *mp = ctx;
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	__u32 *keys = NULL, count = m;
+	int inner = -1, err = 0;
+
+	if (mp->fd[LB_MAP_MAGLEV] < 0)
+		return 0;
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "capstan_mgl_in", sizeof(__u32), sizeof(__u32),
+			       m, &copts);
+	if (inner < 0)
+		return -errno;
+	keys = xcalloc(m, sizeof(*keys));
+	for (__u32 i = 0; i < m; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(inner, keys, table, &count, &bopts) != 0) {
+		err = -errno;
+		goto out;
+	}
+	if (bpf_map_update_elem(mp->fd[LB_MAP_MAGLEV], &rev_nat_id, &inner, BPF_ANY) != 0)
+		err = -errno;
+out:
+	free(keys);
+	close(inner);
+	return err;
+}
+
+static int bpf_ops_maglev_del(void *ctx, __u32 rev_nat_id)
+{
+	return bpf_ops_remove(ctx, LB_MAP_MAGLEV, &rev_nat_id);
+}
+
 const struct lb_map_ops lb_bpf_ops = {
 	.update = bpf_ops_update,
 	.remove = bpf_ops_remove,
 	.walk = bpf_ops_walk,
 	.zero = bpf_ops_zero,
 	.sum = bpf_ops_sum,
+	.maglev_set = bpf_ops_maglev_set,
+	.maglev_del = bpf_ops_maglev_del,
 };
 
 int lb_bpf_maps_init(struct lb_bpf_maps *m, struct bpf_object *obj, char *err, size_t errlen)

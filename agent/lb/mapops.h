@@ -28,7 +28,10 @@ enum lb_map_id {
 	LB_MAP_SVC_COUNTERS,	 /* per-CPU: __u32 rev_nat_id -> struct capstan_svc_counters */
 	LB_MAP_BACKEND_COUNTERS, /* per-CPU: __u32 backend id -> struct capstan_backend_counters */
 	LB_MAP_DROPS,		 /* per-CPU: __u32 enum capstan_drop_reason -> __u64 */
-	LB_MAP_AFFINITY, /* LRU: struct capstan_affinity_key -> struct capstan_affinity_val */
+	LB_MAP_AFFINITY,   /* LRU: struct capstan_affinity_key -> struct capstan_affinity_val */
+	LB_MAP_SRC_RANGES, /* LPM: struct capstan_src_range_key -> __u8 1 */
+	LB_MAP_MAGLEV,	   /* hash of maps: __u32 rev_nat_id -> inner map (id when read) */
+	LB_MAP_CONFIG,	   /* array: __u32 0 -> struct capstan_config */
 	LB_MAP__MAX,
 };
 
@@ -58,6 +61,14 @@ struct lb_map_ops {
 	 * entry id over all CPUs into sums[]. 0 or -errno.
 	 */
 	int (*sum)(void *ctx, enum lb_map_id map, __u32 id, __u64 *sums, size_t nfields);
+	/*
+	 * Maglev: make table[0..m) the table of rev_nat_id, replacing any
+	 * earlier one in one step (the datapath sees the old or the new table,
+	 * never a mix). 0 or -errno.
+	 */
+	int (*maglev_set)(void *ctx, __u32 rev_nat_id, const __u32 *table, __u32 m);
+	/* Drop rev_nat_id's table; an absent one is not an error. 0 or -errno. */
+	int (*maglev_del)(void *ctx, __u32 rev_nat_id);
 };
 
 struct bpf_object;

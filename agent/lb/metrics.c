@@ -114,7 +114,7 @@ static void family(struct buf *out, const char *name, const char *type, const ch
 
 static void service_labels(struct buf *out, const struct lb_snapshot_frontend *f)
 {
-	char owner[sizeof(f->owner)];
+	char owner[sizeof(f->owner)], addr[INET_ADDRSTRLEN];
 	char *slash;
 
 	snprintf(owner, sizeof(owner), "%s", f->owner);
@@ -125,7 +125,10 @@ static void service_labels(struct buf *out, const struct lb_snapshot_frontend *f
 	lb_metrics_escape(out, slash ? owner : "");
 	buf_appendf(out, "\",service=\"");
 	lb_metrics_escape(out, slash ? slash + 1 : owner);
-	buf_appendf(out, "\",port=\"%u\",proto=\"%s\"}", ntohs(f->port), proto_label(f->proto));
+	inet_ntop(AF_INET, &f->addr, addr, sizeof(addr));
+	buf_appendf(out, "\",port=\"%u\",proto=\"%s\",address=\"%s\",scope=\"%s\"}", ntohs(f->port),
+		    proto_label(f->proto), addr,
+		    f->scope == CAPSTAN_SCOPE_EXTERNAL ? "external" : "internal");
 }
 
 static void render_services(struct lb_metrics *m, const struct lb_snapshot *s, struct buf *out)
@@ -139,14 +142,21 @@ static void render_services(struct lb_metrics *m, const struct lb_snapshot *s, s
 		{ "capstan_service_udp_messages_total",
 		  "Unconnected UDP datagrams translated for the service port." },
 		{ "capstan_service_refused_total",
-		  "Connections refused because the service port had no ready backend." },
+		  "Connections (or, external scope, new flows) refused because the service port "
+		  "had no ready backend." },
+		{ "capstan_service_flows_total",
+		  "New north-south flows translated by the tc/XDP programs (external scope)." },
+		{ "capstan_service_packets_total",
+		  "Packets of north-south flows translated, both directions (external scope)." },
+		{ "capstan_service_bytes_total",
+		  "IP bytes of north-south packets translated, both directions (external scope)." },
 	};
-	__u64(*sums)[3] = xcalloc(s->nfe + 1, sizeof(*sums));
+	__u64(*sums)[6] = xcalloc(s->nfe + 1, sizeof(*sums));
 	bool *ok = xcalloc(s->nfe + 1, sizeof(*ok));
 
 	for (size_t i = 0; i < s->nfe; i++)
 		ok[i] = m->ops->sum(m->ops_ctx, LB_MAP_SVC_COUNTERS, s->fe[i].rev_nat_id, sums[i],
-				    3) == 0;
+				    6) == 0;
 	for (size_t f = 0; f < ARRAY_SIZE(fams); f++) {
 		family(out, fams[f].name, "counter", fams[f].help);
 		for (size_t i = 0; i < s->nfe; i++) {
@@ -169,12 +179,13 @@ static void render_backends(struct lb_metrics *m, const struct lb_snapshot *s, s
 		{ "capstan_backend_connections_total", "Connections sent to the backend." },
 		{ "capstan_backend_udp_messages_total",
 		  "Unconnected UDP datagrams sent to the backend." },
+		{ "capstan_backend_flows_total", "North-south flows sent to the backend." },
 	};
-	__u64(*sums)[2] = xcalloc(s->nbe + 1, sizeof(*sums));
+	__u64(*sums)[3] = xcalloc(s->nbe + 1, sizeof(*sums));
 	bool *ok = xcalloc(s->nbe + 1, sizeof(*ok));
 
 	for (size_t i = 0; i < s->nbe; i++)
-		ok[i] = m->ops->sum(m->ops_ctx, LB_MAP_BACKEND_COUNTERS, s->be[i].id, sums[i], 2) ==
+		ok[i] = m->ops->sum(m->ops_ctx, LB_MAP_BACKEND_COUNTERS, s->be[i].id, sums[i], 3) ==
 			0;
 	for (size_t f = 0; f < ARRAY_SIZE(fams); f++) {
 		family(out, fams[f].name, "counter", fams[f].help);

@@ -23,12 +23,15 @@ struct ep {
 	__be32 addr;
 	__be16 port;
 	enum ep_state state;
+	bool local; /* nodeName is this node */
 };
 
 void lb_service_ports_free(struct lb_service_ports *p)
 {
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		free(p->v[i].backends);
+		free(p->v[i].ranges);
+	}
 	free(p->v);
 	p->v = NULL;
 	p->n = 0;
@@ -96,10 +99,15 @@ json_t *lb_model_service_digest(const json_t *svc)
 						 "sessionAffinity",
 						 "sessionAffinityConfig",
 						 "internalTrafficPolicy",
+						 "externalTrafficPolicy",
+						 "externalIPs",
+						 "loadBalancerSourceRanges",
+						 "healthCheckNodePort",
 						 NULL };
-	static const char *const port_keys[] = { "name", "protocol", "port", NULL };
+	static const char *const port_keys[] = { "name", "protocol", "port", "nodePort", NULL };
+	static const char *const ingress_keys[] = { "ip", "ipMode", NULL };
 	const json_t *spec = jsonx_obj(svc, "spec");
-	json_t *meta = digest_metadata(svc, false), *out, *dspec, *ports;
+	json_t *meta = digest_metadata(svc, false), *out, *dspec, *ports, *ingress;
 
 	if (!meta)
 		return NULL;
@@ -108,6 +116,11 @@ json_t *lb_model_service_digest(const json_t *svc)
 	if (ports)
 		json_object_set_new(dspec, "ports", ports);
 	out = json_pack("{soso}", "metadata", meta, "spec", dspec);
+	ingress =
+		pick_each(jsonx_getv(svc, "status", "loadBalancer", "ingress", NULL), ingress_keys);
+	if (ingress)
+		json_object_set_new(out, "status",
+				    json_pack("{s{so}}", "loadBalancer", "ingress", ingress));
 	return out;
 }
 
@@ -205,9 +218,12 @@ static void ep_push(struct ep_list *l, struct ep e)
 	l->v[l->n++] = e;
 }
 
-/* Every usable endpoint of the slices for one service port, deduplicated. */
+/*
+ * Every usable endpoint of the slices for one service port, deduplicated,
+ * marked local when its nodeName is node (NULL: none is).
+ */
 static void collect_endpoints(const json_t *const *slices, size_t nslices, const char *port_name,
-			      int proto, const char *local_node, struct ep_list *out)
+			      int proto, const char *node, struct ep_list *out)
 {
 	size_t w = 0;
 
@@ -228,8 +244,7 @@ static void collect_endpoints(const json_t *const *slices, size_t nslices, const
 			if (e.state == EP_UNUSABLE || !addr ||
 			    inet_pton(AF_INET, addr, &e.addr) != 1)
 				continue;
-			if (local_node && !endpoint_is_local(ep, local_node))
-				continue;
+			e.local = node && endpoint_is_local(ep, node);
 			ep_push(out, e);
 		}
 	}
@@ -246,10 +261,22 @@ static void collect_endpoints(const json_t *const *slices, size_t nslices, const
 	out->n = w;
 }
 
+/* The endpoints of in that run on this node. */
+static void local_endpoints(const struct ep_list *in, struct ep_list *out)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (in->v[i].local)
+			ep_push(out, in->v[i]);
+}
+
 static void push_backend(struct lb_frontend *fe, const struct ep *e, __u8 state)
 {
 	fe->backends[fe->n_active + fe->n_terminating] = (struct capstan_backend){
-		.addr = e->addr, .port = e->port, .proto = fe->proto, .state = state
+		.addr = e->addr,
+		.port = e->port,
+		.proto = fe->proto,
+		.state = state,
+		.flags = e->local ? CAPSTAN_BE_F_LOCAL : 0,
 	};
 	if (state == CAPSTAN_BE_ACTIVE)
 		fe->n_active++;
@@ -314,16 +341,152 @@ static int cluster_ips(const json_t *spec, __be32 *ips, size_t *n, char *err, si
 	return 0;
 }
 
+/* IPv4 addresses of a string array (externalIPs); others are skipped. */
+static size_t ipv4_list(const json_t *arr, const char *field, const char *key, const char *svc,
+			__be32 *out, size_t max)
+{
+	const json_t *v;
+	size_t i, n = 0;
+
+	json_array_foreach(arr, i, v) {
+		const char *s = key ? jsonx_str(v, key, NULL) : json_string_value(v);
+		__be32 a;
+
+		if (!s || n == max)
+			continue;
+		/* ipMode Proxy: the load balancer proxies, packets do not carry its IP. */
+		if (key && strcmp(jsonx_str(v, "ipMode", "VIP"), "Proxy") == 0)
+			continue;
+		if (inet_pton(AF_INET, s, &a) != 1) {
+			log_debug("service %s: %s \"%s\" skipped: not an IPv4 address", svc, field,
+				  s);
+			continue;
+		}
+		out[n++] = a;
+	}
+	return n;
+}
+
+/* spec.loadBalancerSourceRanges as prefixes; *n = 0 when absent. */
+static struct lb_src_range *source_ranges(const json_t *spec, const char *svc, size_t *n)
+{
+	const json_t *arr = jsonx_arr(spec, "loadBalancerSourceRanges"), *v;
+	struct lb_src_range *r = xcalloc(json_array_size(arr) + 1, sizeof(*r));
+	size_t i;
+
+	*n = 0;
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v), *slash;
+		char addr[INET_ADDRSTRLEN];
+		unsigned long len = 32;
+		char *end = NULL;
+		__be32 a;
+
+		if (!s)
+			continue;
+		slash = strchr(s, '/');
+		if (slash) {
+			len = strtoul(slash + 1, &end, 10);
+			if (end == slash + 1 || *end || len > 32)
+				goto bad;
+		}
+		snprintf(addr, sizeof(addr), "%.*s", (int)(slash ? slash - s : (long)strlen(s)), s);
+		if (inet_pton(AF_INET, addr, &a) != 1)
+			goto bad;
+		r[*n].len = (__u8)len;
+		r[*n].addr = len ? a & htonl(~0u << (32 - len)) : 0;
+		(*n)++;
+		continue;
+	bad:
+		log_warn("service %s: loadBalancerSourceRanges entry \"%s\" is not an IPv4 CIDR, "
+			 "ignored",
+			 svc, s);
+	}
+	return r;
+}
+
+/* What every frontend of one service port shares. */
+struct port_ctx {
+	struct lb_service_ports *out;
+	__be16 port;
+	int proto;
+	__u32 timeout;
+	const char *pname, *svc_name;
+	bool keep_terminating;
+};
+
+static struct lb_frontend *add_frontend(const struct port_ctx *c, __be32 addr, __be16 port,
+					__u8 scope, __u32 flags, __u32 vip_flags,
+					const struct ep_list *eps)
+{
+	struct lb_frontend *fe = &c->out->v[c->out->n++];
+
+	fe->addr = addr;
+	fe->port = port;
+	fe->proto = (__u8)c->proto;
+	fe->scope = scope;
+	fe->flags = flags;
+	fe->vip_flags = vip_flags;
+	fe->affinity_timeout = c->timeout;
+	snprintf(fe->port_name, sizeof(fe->port_name), "%s", c->pname);
+	fill_backends(fe, eps, c->keep_terminating, c->svc_name);
+	return fe;
+}
+
+/* Distinct addresses of ready endpoints on this node, over every port. */
+static __u32 count_local_ready(const json_t *const *slices, size_t nslices, const char *node)
+{
+	struct ep_list l = { 0 };
+	__u32 n = 0;
+
+	for (size_t s = 0; s < nslices && node; s++) {
+		const json_t *ep;
+		size_t i;
+
+		if (strcmp(jsonx_str(slices[s], "addressType", "IPv4"), "IPv4") != 0)
+			continue;
+		json_array_foreach(jsonx_arr(slices[s], "endpoints"), i, ep) {
+			const char *addr =
+				json_string_value(json_array_get(jsonx_arr(ep, "addresses"), 0));
+			struct ep e = { 0 };
+
+			if (endpoint_state(ep) == EP_READY && endpoint_is_local(ep, node) && addr &&
+			    inet_pton(AF_INET, addr, &e.addr) == 1)
+				ep_push(&l, e);
+		}
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), ep_cmp);
+	for (size_t i = 0; i < l.n; i++)
+		n += i == 0 || l.v[i].addr != l.v[i - 1].addr;
+	free(l.v);
+	return n;
+}
+
 int lb_model_build(const json_t *svc, const json_t *const *slices, size_t nslices, const char *node,
 		   struct lb_service_ports *out, char *err, size_t errlen)
+{
+	struct lb_model_node n = { .name = node };
+
+	return lb_model_build_node(svc, slices, nslices, &n, out, err, errlen);
+}
+
+#define LB_EXTERNAL_ADDRS_MAX 64 /* externalIPs, and LoadBalancer ingress IPs, each */
+
+int lb_model_build_node(const json_t *svc, const json_t *const *slices, size_t nslices,
+			const struct lb_model_node *node, struct lb_service_ports *out, char *err,
+			size_t errlen)
 {
 	const json_t *spec = jsonx_obj(svc, "spec"), *port;
 	const char *type = jsonx_str(spec, "type", "ClusterIP");
 	const char *name = jsonx_path_str(svc, "metadata.name", "?");
+	const char *node_name = node ? node->name : NULL;
+	__be32 node_ip = node ? node->addr : 0;
+	__be32 ips[2], ext[LB_EXTERNAL_ADDRS_MAX], lbs[LB_EXTERNAL_ADDRS_MAX];
 	__u32 flags = 0, timeout = 0;
-	const char *local_node = NULL;
-	__be32 ips[2];
-	size_t nips, i;
+	bool nodeport, etp_local, itp_local;
+	struct lb_src_range *ranges = NULL;
+	size_t nips, next, nlbs, nranges = 0, i;
 	int err_code;
 
 	*out = (struct lb_service_ports){ 0 };
@@ -337,8 +500,7 @@ int lb_model_build(const json_t *svc, const json_t *const *slices, size_t nslice
 	if (err_code < 0 || nips == 0)
 		return err_code;
 
-	if (strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0)
-		flags |= CAPSTAN_SVC_F_NODEPORT;
+	nodeport = strcmp(type, "NodePort") == 0 || strcmp(type, "LoadBalancer") == 0;
 	if (strcmp(jsonx_str(spec, "sessionAffinity", "None"), "ClientIP") == 0) {
 		long long t = jsonx_path_int(spec, "sessionAffinityConfig.clientIP.timeoutSeconds",
 					     LB_AFFINITY_TIMEOUT_DEFAULT);
@@ -347,19 +509,42 @@ int lb_model_build(const json_t *svc, const json_t *const *slices, size_t nslice
 		/* The API allows 1..86400; anything else is treated as unset. */
 		timeout = t >= 1 && t <= 86400 ? (__u32)t : LB_AFFINITY_TIMEOUT_DEFAULT;
 	}
-	if (strcmp(jsonx_str(spec, "internalTrafficPolicy", "Cluster"), "Local") == 0) {
-		flags |= CAPSTAN_SVC_F_LOCAL_INTERNAL;
-		/* Without a node name nothing is local: an empty list, not all. */
-		local_node = node ? node : "";
+	itp_local = strcmp(jsonx_str(spec, "internalTrafficPolicy", "Cluster"), "Local") == 0;
+	etp_local = strcmp(jsonx_str(spec, "externalTrafficPolicy", "Cluster"), "Local") == 0;
+	next = ipv4_list(jsonx_arr(spec, "externalIPs"), "externalIP", NULL, name, ext,
+			 LB_EXTERNAL_ADDRS_MAX);
+	nlbs = 0;
+	if (strcmp(type, "LoadBalancer") == 0) {
+		nlbs = ipv4_list(jsonx_getv(svc, "status", "loadBalancer", "ingress", NULL),
+				 "load balancer ingress IP", "ip", name, lbs,
+				 LB_EXTERNAL_ADDRS_MAX);
+		ranges = source_ranges(spec, name, &nranges);
+		if (etp_local) {
+			long long hc = jsonx_int(spec, "healthCheckNodePort", 0);
+
+			out->hc_port = hc >= 1 && hc <= 65535 ? (__u16)hc : 0;
+			out->local_endpoints = count_local_ready(slices, nslices, node_name);
+		}
 	}
 
-	out->v = xcalloc(json_array_size(jsonx_arr(spec, "ports")) * nips + 1, sizeof(*out->v));
+	/* Per service port: the cluster IPs, then two views of each external address. */
+	out->v = xcalloc(
+		json_array_size(jsonx_arr(spec, "ports")) * (nips + 2 * (1 + next + nlbs)) + 1,
+		sizeof(*out->v));
 	json_array_foreach(jsonx_arr(spec, "ports"), i, port) {
 		const char *pname = jsonx_str(port, "name", "");
 		const char *proto_name = jsonx_str(port, "protocol", "TCP");
-		long long num = jsonx_int(port, "port", 0);
+		long long num = jsonx_int(port, "port", 0), np = jsonx_int(port, "nodePort", 0);
 		int proto = lb_model_proto(proto_name);
-		struct ep_list eps = { 0 };
+		struct ep_list all = { 0 }, local = { 0 };
+		struct port_ctx c = { .out = out,
+				      .proto = proto,
+				      .timeout = timeout,
+				      .pname = pname,
+				      .svc_name = name,
+				      .keep_terminating = flags & CAPSTAN_SVC_F_AFFINITY };
+		const struct ep_list *ext_eps;
+		__u32 ext_flags = flags | (etp_local ? CAPSTAN_SVC_F_LOCAL_EXTERNAL : 0);
 
 		if (!proto) {
 			log_debug("service %s port %lld: protocol %s is not load-balanced", name,
@@ -371,19 +556,49 @@ int lb_model_build(const json_t *svc, const json_t *const *slices, size_t nslice
 				  pname);
 			continue;
 		}
-		collect_endpoints(slices, nslices, pname, proto, local_node, &eps);
-		for (size_t a = 0; a < nips; a++) {
-			struct lb_frontend *fe = &out->v[out->n++];
+		c.port = htons((uint16_t)num);
+		collect_endpoints(slices, nslices, pname, proto, node_name, &all);
+		local_endpoints(&all, &local);
+		ext_eps = etp_local ? &local : &all;
+		for (size_t a = 0; a < nips; a++)
+			add_frontend(&c, ips[a], c.port, CAPSTAN_SCOPE_INTERNAL,
+				     flags | (itp_local ? CAPSTAN_SVC_F_LOCAL_INTERNAL : 0),
+				     CAPSTAN_VIP_F_CLUSTER_IP, itp_local ? &local : &all);
+		if (nodeport && node_ip && np >= 1 && np <= 65535) {
+			__be16 p = htons((uint16_t)np);
 
-			fe->addr = ips[a];
-			fe->port = htons((uint16_t)num);
-			fe->proto = (__u8)proto;
-			fe->flags = flags;
-			fe->affinity_timeout = timeout;
-			snprintf(fe->port_name, sizeof(fe->port_name), "%s", pname);
-			fill_backends(fe, &eps, flags & CAPSTAN_SVC_F_AFFINITY, name);
+			add_frontend(&c, node_ip, p, CAPSTAN_SCOPE_INTERNAL,
+				     flags | CAPSTAN_SVC_F_NODEPORT, 0, &all);
+			add_frontend(&c, node_ip, p, CAPSTAN_SCOPE_EXTERNAL,
+				     ext_flags | CAPSTAN_SVC_F_NODEPORT, 0, ext_eps);
 		}
-		free(eps.v);
+		for (size_t a = 0; a < next; a++) {
+			add_frontend(&c, ext[a], c.port, CAPSTAN_SCOPE_INTERNAL,
+				     flags | CAPSTAN_SVC_F_EXTERNAL_IP, CAPSTAN_VIP_F_EXTERNAL,
+				     &all);
+			add_frontend(&c, ext[a], c.port, CAPSTAN_SCOPE_EXTERNAL,
+				     ext_flags | CAPSTAN_SVC_F_EXTERNAL_IP, CAPSTAN_VIP_F_EXTERNAL,
+				     ext_eps);
+		}
+		for (size_t a = 0; a < nlbs; a++) {
+			struct lb_frontend *fe;
+
+			add_frontend(&c, lbs[a], c.port, CAPSTAN_SCOPE_INTERNAL,
+				     flags | CAPSTAN_SVC_F_LOADBALANCER, CAPSTAN_VIP_F_EXTERNAL,
+				     &all);
+			fe = add_frontend(&c, lbs[a], c.port, CAPSTAN_SCOPE_EXTERNAL,
+					  ext_flags | CAPSTAN_SVC_F_LOADBALANCER |
+						  (nranges ? CAPSTAN_SVC_F_SOURCE_RANGES : 0),
+					  CAPSTAN_VIP_F_EXTERNAL, ext_eps);
+			if (nranges) {
+				fe->ranges = xcalloc(nranges, sizeof(*fe->ranges));
+				memcpy(fe->ranges, ranges, nranges * sizeof(*ranges));
+				fe->nranges = nranges;
+			}
+		}
+		free(all.v);
+		free(local.v);
 	}
+	free(ranges);
 	return 0;
 }

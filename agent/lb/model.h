@@ -32,6 +32,17 @@
  *   - backends are sorted by address and port, so the same input always
  *     gives the same order, and capped at CAPSTAN_MAX_BACKENDS_PER_SVC.
  *
+ * North-south (external) frontends. A NodePort or LoadBalancer Service's
+ * port is also reached on this node's address at its nodePort, and every
+ * Service's port on each of its spec.externalIPs and (LoadBalancer)
+ * status.loadBalancer.ingress IPs. Each such frontend has two views: the
+ * internal one (scope 0, sockets on the node: every endpoint) and the
+ * external one (scope 1, tc/XDP: every endpoint, or with
+ * externalTrafficPolicy: Local only this node's, and then the client's
+ * address is kept because no SNAT is needed). loadBalancerSourceRanges
+ * restricts the external view of the LoadBalancer IPs. Backends whose
+ * endpoint runs on this node carry CAPSTAN_BE_F_LOCAL (no SNAT).
+ *
  * The digest functions keep only the fields used here; the change tracker
  * compares digests, so an update that touches nothing else (status,
  * annotations, resourceVersion, endpoint hints) is no change at all.
@@ -52,12 +63,23 @@
 #define LB_AFFINITY_TIMEOUT_DEFAULT 10800
 #define LB_PORT_NAME_MAX 64
 
-/* One service port and its backends. */
+/* A loadBalancerSourceRanges entry. */
+struct lb_src_range {
+	__be32 addr; /* network byte order, host bits clear */
+	__u8 len;    /* prefix length, 0..32 */
+};
+
+/* One service port (one view of it) and its backends. */
 struct lb_frontend {
-	__be32 addr;			  /* service address, network byte order */
-	__be16 port;			  /* service port, network byte order */
-	__u8 proto;			  /* IPPROTO_TCP or IPPROTO_UDP */
-	__u32 flags;			  /* CAPSTAN_SVC_F_* */
+	__be32 addr;		     /* service address, network byte order */
+	__be16 port;		     /* service port, network byte order */
+	__u8 proto;		     /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 scope;		     /* CAPSTAN_SCOPE_*: which datapath reads it */
+	__u32 flags;		     /* CAPSTAN_SVC_F_* */
+	__u32 vip_flags;	     /* CAPSTAN_VIP_F_* of the address; 0: no VIP
+				      * entry (the node's own address) */
+	struct lb_src_range *ranges; /* CAPSTAN_SVC_F_SOURCE_RANGES: admitted clients */
+	size_t nranges;
 	__u32 affinity_timeout;		  /* seconds with CAPSTAN_SVC_F_AFFINITY, else 0 */
 	char port_name[LB_PORT_NAME_MAX]; /* "" for an unnamed port */
 	/*
@@ -73,6 +95,19 @@ struct lb_frontend {
 struct lb_service_ports {
 	struct lb_frontend *v;
 	size_t n;
+	/*
+	 * externalTrafficPolicy: Local LoadBalancer: the healthCheckNodePort
+	 * the agent answers (0: none) and this node's ready endpoints of the
+	 * Service (distinct addresses over all its ports).
+	 */
+	__u16 hc_port;
+	__u32 local_endpoints;
+};
+
+/* The node the model is built for. */
+struct lb_model_node {
+	const char *name; /* Node name: endpoints' nodeName is compared with it; may be NULL */
+	__be32 addr;	  /* node address for NodePorts, network order; 0: no NodePort frontends */
 };
 
 void lb_service_ports_free(struct lb_service_ports *p);
@@ -98,6 +133,10 @@ const char *lb_model_slice_service(const json_t *slice);
  */
 int lb_model_build(const json_t *svc, const json_t *const *slices, size_t nslices, const char *node,
 		   struct lb_service_ports *out, char *err, size_t errlen);
+/* The same for a node with an address (NodePort frontends). */
+int lb_model_build_node(const json_t *svc, const json_t *const *slices, size_t nslices,
+			const struct lb_model_node *node, struct lb_service_ports *out, char *err,
+			size_t errlen);
 
 /* IPPROTO_TCP / IPPROTO_UDP for "TCP" / "UDP" (NULL = TCP), 0 for anything else. */
 int lb_model_proto(const char *name);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "agent/lb/ids.h"
+#include "agent/lb/maglev.h"
 #include "agent/lb/u64map.h"
 #include "log.h"
 #include "util.h"
@@ -47,6 +48,7 @@ struct fe_state {
 	__be32 addr;
 	__be16 port;
 	__u8 proto;
+	__u8 scope;
 	bool present; /* slot 0 is in the map, holding s0 */
 	struct capstan_svc_val s0;
 	__u16 rev_nat_id;	  /* 0 until allocated */
@@ -57,8 +59,12 @@ struct fe_state {
 	size_t nterm;
 	struct owner_rec *owner; /* NULL: restored, not claimed yet */
 	char port_name[LB_PORT_NAME_MAX];
-	uint64_t gen;  /* round that last set it */
-	uint64_t seen; /* set_service call that last set it */
+	struct lb_src_range *ranges; /* source-range entries written for it */
+	size_t nranges, ranges_cap;
+	bool mgl_present; /* a Maglev table may be in the map (external views) */
+	uint64_t mgl_sig; /* what the table was built from; 0 = unknown */
+	uint64_t gen;	  /* round that last set it */
+	uint64_t seen;	  /* set_service call that last set it */
 };
 
 struct be_state {
@@ -73,6 +79,8 @@ struct be_state {
 struct vip_state {
 	uint32_t refs; /* service ports on this address */
 	bool written;
+	__u32 flags; /* as written */
+	__u32 want;  /* union of its service ports' vip_flags */
 };
 
 struct lb_writer {
@@ -80,6 +88,7 @@ struct lb_writer {
 	const struct lb_map_ops *ops;
 	void *ctx;
 	uint32_t max_rev_nat, max_backend;
+	uint32_t maglev_m, maglev_seed;
 	struct lb_ids *rnat_ids, *be_ids;
 	struct be_state *be;	   /* [max_backend] */
 	struct fe_state **by_rnat; /* [max_rev_nat] */
@@ -88,6 +97,8 @@ struct lb_writer {
 	size_t norphan_svc, orphan_svc_cap;
 	__u32 *orphan_rnat, *orphan_be;
 	size_t norphan_rnat, orphan_rnat_cap, norphan_be, orphan_be_cap;
+	struct capstan_src_range_key *orphan_ranges;
+	size_t norphan_ranges, orphan_ranges_cap;
 	/*
 	 * Affinity entries to delete at commit, as rev_nat_id << 32 | backend
 	 * id (backend 0: every entry of the service port). Values are (void *)1.
@@ -115,8 +126,9 @@ static const char *fe_name(const struct fe_state *st, char *buf, size_t len)
 	char a[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &st->addr, a, sizeof(a));
-	snprintf(buf, len, "%s:%u/%s", a, ntohs(st->port),
-		 st->proto == IPPROTO_UDP ? "udp" : "tcp");
+	snprintf(buf, len, "%s:%u/%s%s", a, ntohs(st->port),
+		 st->proto == IPPROTO_UDP ? "udp" : "tcp",
+		 st->scope == CAPSTAN_SCOPE_EXTERNAL ? " (external)" : "");
 	return buf;
 }
 
@@ -129,6 +141,18 @@ static struct capstan_svc_key svc_key(const struct fe_state *st, __u16 slot)
 	k.port = st->port;
 	k.slot = slot;
 	k.proto = st->proto;
+	k.scope = st->scope;
+	return k;
+}
+
+static struct capstan_src_range_key range_key(__u16 rev_nat_id, const struct lb_src_range *r)
+{
+	struct capstan_src_range_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.prefixlen = 32 + r->len;
+	k.rev_nat_id = htons(rev_nat_id);
+	k.addr = r->addr;
 	return k;
 }
 
@@ -234,15 +258,17 @@ static void owner_detach(struct lb_writer *w, struct fe_state *st)
 
 /* ---------------------------------------------------------------- service ports */
 
-static struct fe_state *fe_new(struct lb_writer *w, __be32 addr, __be16 port, __u8 proto)
+static struct fe_state *fe_new(struct lb_writer *w, __be32 addr, __be16 port, __u8 proto,
+			       __u8 scope)
 {
 	struct fe_state *st = xcalloc(1, sizeof(*st));
 	struct vip_state *vip = u64map_get(&w->vips, addr);
 
-	st->key = lb_key_pack(addr, port, proto);
+	st->key = lb_fe_key_pack(addr, port, proto, scope);
 	st->addr = addr;
 	st->port = port;
 	st->proto = proto;
+	st->scope = scope;
 	u64map_put(&w->fes, st->key, st);
 	if (!vip) {
 		vip = xcalloc(1, sizeof(*vip));
@@ -346,8 +372,8 @@ static int backend_get(struct lb_writer *w, const struct capstan_backend *b, boo
 	struct capstan_backend val = { .addr = b->addr,
 				       .port = b->port,
 				       .proto = b->proto,
-				       .state = active ? CAPSTAN_BE_ACTIVE
-						       : CAPSTAN_BE_TERMINATING };
+				       .state = active ? CAPSTAN_BE_ACTIVE : CAPSTAN_BE_TERMINATING,
+				       .flags = b->flags };
 	__u32 id = lb_ids_lookup(w->be_ids, key);
 	struct be_state *bs;
 	int err;
@@ -368,10 +394,14 @@ static int backend_get(struct lb_writer *w, const struct capstan_backend *b, boo
 		}
 	}
 	bs = &w->be[id];
-	if (bs->written && (!active || bs->val.state == CAPSTAN_BE_ACTIVE)) {
+	if (bs->written && bs->val.flags == val.flags &&
+	    (!active || bs->val.state == CAPSTAN_BE_ACTIVE)) {
 		*out = id;
 		return 0;
 	}
+	/* Rewritten for its flags only: a terminating list does not change its state. */
+	if (bs->written && !active)
+		val.state = bs->val.state;
 	err = op_update(w, LB_MAP_BACKEND, &id, &val);
 	if (err) {
 		if (!bs->written && bs->refs == 0)
@@ -419,17 +449,164 @@ static int fe_revnat(struct lb_writer *w, struct fe_state *st)
 	return err;
 }
 
-static int fe_vip(struct lb_writer *w, struct fe_state *st)
+/*
+ * The VIP entry holds the union of the address's service ports' flags. It
+ * only grows while the address is in use (two kinds of frontend on one
+ * address do not happen through the API); the node's own address (flags
+ * 0) has no entry at all, or sockets would be refused on its other ports.
+ */
+static int fe_vip(struct lb_writer *w, struct fe_state *st, __u32 flags)
 {
 	struct vip_state *vip = u64map_get(&w->vips, st->addr);
-	__u32 flags = CAPSTAN_VIP_F_CLUSTER_IP;
 	int err;
 
-	if (vip->written)
+	vip->want |= flags;
+	if (vip->want == 0) {
+		if (!vip->written)
+			return 0;
+		err = op_remove(w, LB_MAP_VIP, &st->addr);
+		if (!err)
+			vip->written = false;
+		return err;
+	}
+	if (vip->written && vip->flags == vip->want)
 		return 0;
-	err = op_update(w, LB_MAP_VIP, &st->addr, &flags);
-	if (!err)
+	err = op_update(w, LB_MAP_VIP, &st->addr, &vip->want);
+	if (!err) {
 		vip->written = true;
+		vip->flags = vip->want;
+	}
+	return err;
+}
+
+static bool range_eq(const struct lb_src_range *a, const struct lb_src_range *b)
+{
+	return a->addr == b->addr && a->len == b->len;
+}
+
+static bool range_in(const struct lb_src_range *r, const struct lb_src_range *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (range_eq(r, &v[i]))
+			return true;
+	return false;
+}
+
+/* Write the wanted source ranges the trie does not hold yet. */
+static int fe_ranges_add(struct lb_writer *w, struct fe_state *st, const struct lb_frontend *fe)
+{
+	__u8 one = 1;
+
+	for (size_t i = 0; i < fe->nranges; i++) {
+		struct capstan_src_range_key k;
+		int err;
+
+		if (range_in(&fe->ranges[i], st->ranges, st->nranges))
+			continue;
+		k = range_key(st->rev_nat_id, &fe->ranges[i]);
+		err = op_update(w, LB_MAP_SRC_RANGES, &k, &one);
+		if (err)
+			return err;
+		st->ranges =
+			grow(st->ranges, &st->ranges_cap, st->nranges + 1, sizeof(*st->ranges));
+		st->ranges[st->nranges++] = fe->ranges[i];
+	}
+	return 0;
+}
+
+/* Delete the written source ranges not in want[0..n). */
+static int fe_ranges_prune(struct lb_writer *w, struct fe_state *st,
+			   const struct lb_src_range *want, size_t n)
+{
+	size_t keep = 0;
+	int first = 0;
+
+	for (size_t i = 0; i < st->nranges; i++) {
+		struct capstan_src_range_key k = range_key(st->rev_nat_id, &st->ranges[i]);
+		int err;
+
+		if (range_in(&st->ranges[i], want, n)) {
+			st->ranges[keep++] = st->ranges[i];
+			continue;
+		}
+		err = op_remove(w, LB_MAP_SRC_RANGES, &k);
+		if (err) {
+			st->ranges[keep++] = st->ranges[i];
+			if (!first)
+				first = err;
+		}
+	}
+	st->nranges = keep;
+	return first;
+}
+
+/* FNV-1a over 64-bit words, never 0 (0 means "unknown"). */
+static uint64_t sig_add(uint64_t h, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		h ^= (v >> (8 * i)) & 0xff;
+		h *= 0x100000001b3ULL;
+	}
+	return h ? h : 1;
+}
+
+static int mgl_backend_cmp(const void *a, const void *b)
+{
+	const struct lb_maglev_backend *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/*
+ * An external view's Maglev table over its slot backends: rebuilt and
+ * swapped only when that set (identities and ids) changed. No backends:
+ * no table (the datapath refuses before it would look).
+ */
+static int fe_maglev(struct lb_writer *w, struct fe_state *st, const __u32 *ids, size_t m)
+{
+	struct lb_maglev_backend *mb;
+	uint64_t sig = 0xcbf29ce484222325ULL;
+	__u32 *table;
+	int err;
+
+	if (st->scope != CAPSTAN_SCOPE_EXTERNAL || !w->ops->maglev_set || !w->ops->maglev_del)
+		return 0;
+	if (m == 0) {
+		if (!st->mgl_present)
+			return 0;
+		err = op_done(w, w->ops->maglev_del(w->ctx, st->rev_nat_id), true, LB_MAP_MAGLEV);
+		if (!err) {
+			st->mgl_present = false;
+			st->mgl_sig = 0;
+		}
+		return err;
+	}
+	mb = xcalloc(m, sizeof(*mb));
+	for (size_t i = 0; i < m; i++) {
+		const struct capstan_backend *b = &w->be[ids[i]].val;
+
+		mb[i].key = lb_key_pack(b->addr, b->port, b->proto);
+		mb[i].id = ids[i];
+		mb[i].weight = 1;
+	}
+	qsort(mb, m, sizeof(*mb), mgl_backend_cmp);
+	for (size_t i = 0; i < m; i++)
+		sig = sig_add(sig_add(sig, mb[i].key), mb[i].id);
+	if (st->mgl_present && st->mgl_sig == sig) {
+		free(mb);
+		return 0;
+	}
+	table = xcalloc(w->maglev_m, sizeof(*table));
+	err = lb_maglev_build(mb, m, w->maglev_m, w->maglev_seed, table);
+	if (!err)
+		err = op_done(w, w->ops->maglev_set(w->ctx, st->rev_nat_id, table, w->maglev_m),
+			      false, LB_MAP_MAGLEV);
+	if (!err) {
+		st->mgl_present = true;
+		st->mgl_sig = sig;
+	}
+	free(table);
+	free(mb);
 	return err;
 }
 
@@ -560,6 +737,10 @@ static int fe_apply(struct lb_writer *w, struct fe_state *st, const struct lb_fr
 	err = fe_revnat(w, st);
 	if (err)
 		goto out;
+	/* Prefixes first: slot 0 may be about to require them. */
+	err = fe_ranges_add(w, st, fe);
+	if (err)
+		goto out;
 
 	slots = xcalloc(m + 1, sizeof(*slots));
 	fe_place(w, st, wanted, m, stamp, slots);
@@ -597,10 +778,14 @@ static int fe_apply(struct lb_writer *w, struct fe_state *st, const struct lb_fr
 				goto out;
 		}
 	}
-	err = fe_vip(w, st);
+	err = fe_vip(w, st, fe->vip_flags);
 	if (err)
 		goto out;
 	fe_set_term(w, st, term, nterm);
+	err = fe_ranges_prune(w, st, fe->ranges, fe->nranges);
+	if (err)
+		goto out;
+	err = fe_maglev(w, st, slots, m);
 out:
 	affinity_forget(w, st, old, nold, old_flags);
 	for (size_t i = 0; i < nheld; i++)
@@ -624,6 +809,7 @@ static void fe_free(struct lb_writer *w, struct fe_state *st)
 		free(u64map_del(&w->vips, st->addr));
 	free(st->slots);
 	free(st->term);
+	free(st->ranges);
 	free(st);
 }
 
@@ -646,6 +832,12 @@ static int fe_remove(struct lb_writer *w, struct fe_state *st)
 				return err;
 		}
 	}
+	err = fe_ranges_prune(w, st, NULL, 0);
+	if (err)
+		return err;
+	err = fe_maglev(w, st, NULL, 0);
+	if (err)
+		return err;
 	if (st->rev_nat_id) {
 		__u32 id = st->rev_nat_id;
 
@@ -671,7 +863,8 @@ struct lb_writer *lb_writer_new(const struct lb_writer_config *cfg)
 	uint32_t rmax = cfg->max_rev_nat ? cfg->max_rev_nat : CAPSTAN_REVNAT_MAX;
 	uint32_t bmax = cfg->max_backend ? cfg->max_backend : CAPSTAN_BACKEND_MAX;
 
-	if (!cfg->ops || rmax < 2 || rmax > 65536 || bmax < 2 || bmax > 65536)
+	if (!cfg->ops || rmax < 2 || rmax > 65536 || bmax < 2 || bmax > 65536 ||
+	    (cfg->maglev_m && !lb_maglev_size_ok(cfg->maglev_m)))
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
 	pthread_mutex_init(&w->mu, NULL);
@@ -679,6 +872,8 @@ struct lb_writer *lb_writer_new(const struct lb_writer_config *cfg)
 	w->ctx = cfg->ops_ctx;
 	w->max_rev_nat = rmax;
 	w->max_backend = bmax;
+	w->maglev_m = cfg->maglev_m ? cfg->maglev_m : LB_MAGLEV_DEFAULT_M;
+	w->maglev_seed = cfg->maglev_seed;
 	w->rnat_ids = lb_ids_new(rmax);
 	w->be_ids = lb_ids_new(bmax);
 	w->be = xcalloc(bmax, sizeof(*w->be));
@@ -700,6 +895,7 @@ static void mirror_reset(struct lb_writer *w)
 		owner_detach(w, all[i]);
 		free(all[i]->slots);
 		free(all[i]->term);
+		free(all[i]->ranges);
 		free(all[i]);
 	}
 	free(all);
@@ -716,7 +912,7 @@ static void mirror_reset(struct lb_writer *w)
 	w->be_ids = lb_ids_new(w->max_backend);
 	memset(w->be, 0, w->max_backend * sizeof(*w->be));
 	memset(w->by_rnat, 0, w->max_rev_nat * sizeof(*w->by_rnat));
-	w->norphan_svc = w->norphan_rnat = w->norphan_be = 0;
+	w->norphan_svc = w->norphan_rnat = w->norphan_be = w->norphan_ranges = 0;
 }
 
 void lb_writer_free(struct lb_writer *w)
@@ -731,6 +927,7 @@ void lb_writer_free(struct lb_writer *w)
 	free(w->orphan_svc);
 	free(w->orphan_rnat);
 	free(w->orphan_be);
+	free(w->orphan_ranges);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -762,7 +959,7 @@ int lb_writer_set_service(struct lb_writer *w, const char *owner, const struct l
 	w->call++;
 	rec = owner_find(w, owner, n > 0);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t key = lb_key_pack(fe[i].addr, fe[i].port, fe[i].proto);
+		uint64_t key = lb_fe_key_pack(fe[i].addr, fe[i].port, fe[i].proto, fe[i].scope);
 		struct fe_state *st = u64map_get(&w->fes, key);
 
 		if (st && st->seen == w->call)
@@ -778,7 +975,7 @@ int lb_writer_set_service(struct lb_writer *w, const char *owner, const struct l
 			owner_detach(w, st);
 		}
 		if (!st)
-			st = fe_new(w, fe[i].addr, fe[i].port, fe[i].proto);
+			st = fe_new(w, fe[i].addr, fe[i].port, fe[i].proto, fe[i].scope);
 		if (!st->owner)
 			owner_attach(w, st, rec);
 		st->gen = w->gen;
@@ -814,9 +1011,9 @@ static bool orphan_claimed(struct lb_writer *w, const struct capstan_svc_key *k)
 {
 	const struct fe_state *st;
 
-	if (k->scope || k->pad[0] || k->pad[1])
+	if (k->scope > CAPSTAN_SCOPE_EXTERNAL || k->pad[0] || k->pad[1])
 		return false;
-	st = u64map_get(&w->fes, lb_key_pack(k->addr, k->port, k->proto));
+	st = u64map_get(&w->fes, lb_fe_key_pack(k->addr, k->port, k->proto, k->scope));
 	if (!st)
 		return false;
 	return k->slot == 0 ? st->present : fe_slot(st, k->slot) != 0;
@@ -847,6 +1044,8 @@ static void commit_orphans(struct lb_writer *w, int *first)
 		if (st && st->revnat_ok)
 			continue;
 		err = op_remove(w, LB_MAP_REVNAT, &id);
+		if (!err && w->ops->maglev_del)
+			err = op_done(w, w->ops->maglev_del(w->ctx, id), true, LB_MAP_MAGLEV);
 		if (err) {
 			w->orphan_rnat[keep++] = id;
 			if (!*first)
@@ -854,6 +1053,24 @@ static void commit_orphans(struct lb_writer *w, int *first)
 		}
 	}
 	w->norphan_rnat = keep;
+	keep = 0;
+	for (size_t i = 0; i < w->norphan_ranges; i++) {
+		const struct capstan_src_range_key *k = &w->orphan_ranges[i];
+		__u16 id = ntohs(k->rev_nat_id);
+		const struct fe_state *st = id < w->max_rev_nat ? w->by_rnat[id] : NULL;
+		struct lb_src_range r = { .addr = k->addr, .len = (__u8)(k->prefixlen - 32) };
+
+		/* A live port that took the id may have written this very prefix. */
+		if (st && range_in(&r, st->ranges, st->nranges))
+			continue;
+		err = op_remove(w, LB_MAP_SRC_RANGES, k);
+		if (err) {
+			w->orphan_ranges[keep++] = *k;
+			if (!*first)
+				*first = err;
+		}
+	}
+	w->norphan_ranges = keep;
 }
 
 static void commit_vips(struct lb_writer *w, int *first)
@@ -1044,6 +1261,7 @@ int lb_writer_commit(struct lb_writer *w, struct lb_write_stats *st)
 struct entry {
 	union {
 		struct capstan_svc_key svc;
+		struct capstan_src_range_key range;
 		__u32 id;
 		__be32 addr;
 	} k;
@@ -1078,8 +1296,8 @@ static int svc_entry_cmp(const void *a, const void *b)
 {
 	const struct capstan_svc_key *x = &((const struct entry *)a)->k.svc;
 	const struct capstan_svc_key *y = &((const struct entry *)b)->k.svc;
-	uint64_t kx = lb_key_pack(x->addr, x->port, x->proto);
-	uint64_t ky = lb_key_pack(y->addr, y->port, y->proto);
+	uint64_t kx = lb_fe_key_pack(x->addr, x->port, x->proto, x->scope);
+	uint64_t ky = lb_fe_key_pack(y->addr, y->port, y->proto, y->scope);
 
 	if (kx != ky)
 		return kx < ky ? -1 : 1;
@@ -1133,8 +1351,8 @@ static void restore_frontend(struct lb_writer *w, const struct entry *e, size_t 
 	const struct capstan_svc_key *k0 = &e[0].k.svc;
 	struct fe_state *st;
 	__u32 rid = k0->slot == 0 ? e[0].v.svc.rev_nat_id : 0;
-	uint64_t key = lb_key_pack(k0->addr, k0->port, k0->proto);
-	bool valid = !k0->scope && !k0->pad[0] && !k0->pad[1] &&
+	uint64_t key = lb_fe_key_pack(k0->addr, k0->port, k0->proto, k0->scope);
+	bool valid = k0->scope <= CAPSTAN_SCOPE_EXTERNAL && !k0->pad[0] && !k0->pad[1] &&
 		     (k0->proto == IPPROTO_TCP || k0->proto == IPPROTO_UDP);
 
 	if (!valid || rid == 0 || rid >= w->max_rev_nat || lb_ids_adopt(w->rnat_ids, key, rid)) {
@@ -1142,8 +1360,10 @@ static void restore_frontend(struct lb_writer *w, const struct entry *e, size_t 
 			add_orphan_svc(w, &e[i].k.svc);
 		return;
 	}
-	st = fe_new(w, k0->addr, k0->port, k0->proto);
+	st = fe_new(w, k0->addr, k0->port, k0->proto, k0->scope);
 	st->present = true;
+	/* Its table, if any, is rebuilt by the first round (the signature is unknown). */
+	st->mgl_present = k0->scope == CAPSTAN_SCOPE_EXTERNAL;
 	st->s0 = e[0].v.svc;
 	st->rev_nat_id = (__u16)rid;
 	w->by_rnat[rid] = st;
@@ -1152,8 +1372,7 @@ static void restore_frontend(struct lb_writer *w, const struct entry *e, size_t 
 		size_t slot = e[i].k.svc.slot;
 
 		if (slot > CAPSTAN_MAX_BACKENDS_PER_SVC || id == 0 || id >= w->max_backend ||
-		    !w->be[id].written || e[i].k.svc.scope || e[i].k.svc.pad[0] ||
-		    e[i].k.svc.pad[1]) {
+		    !w->be[id].written || e[i].k.svc.pad[0] || e[i].k.svc.pad[1]) {
 			/* Not representable in the mirror: delete unless rewritten. */
 			add_orphan_svc(w, &e[i].k.svc);
 			continue;
@@ -1171,8 +1390,8 @@ static void restore_services(struct lb_writer *w, struct entries *e)
 		const struct capstan_svc_key *a = &e->v[start].k.svc;
 		const struct capstan_svc_key *b = i < e->n ? &e->v[i].k.svc : NULL;
 
-		if (b && lb_key_pack(a->addr, a->port, a->proto) ==
-				 lb_key_pack(b->addr, b->port, b->proto))
+		if (b && lb_fe_key_pack(a->addr, a->port, a->proto, a->scope) ==
+				 lb_fe_key_pack(b->addr, b->port, b->proto, b->scope))
 			continue;
 		restore_frontend(w, &e->v[start], i - start);
 		start = i;
@@ -1204,15 +1423,39 @@ static void restore_vips(struct lb_writer *w, const struct entries *e)
 			vip = xcalloc(1, sizeof(*vip));
 			u64map_put(&w->vips, e->v[i].k.addr, vip);
 		}
-		/* Other flags than ours: rewrite (or delete when unused). */
-		vip->written = e->v[i].v.flags == CAPSTAN_VIP_F_CLUSTER_IP || vip->refs == 0;
+		/* Flags that differ from what the ports want are rewritten by fe_vip. */
+		vip->written = true;
+		vip->flags = e->v[i].v.flags;
+	}
+}
+
+/* Source-range entries go back to their port's mirror, or are deleted at commit. */
+static void restore_ranges(struct lb_writer *w, const struct entries *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		const struct capstan_src_range_key *k = &e->v[i].k.range;
+		__u16 id = ntohs(k->rev_nat_id);
+		struct fe_state *st = id < w->max_rev_nat ? w->by_rnat[id] : NULL;
+
+		if (st && st->scope == CAPSTAN_SCOPE_EXTERNAL && k->prefixlen >= 32 &&
+		    k->prefixlen <= 64 && k->pad == 0) {
+			st->ranges = grow(st->ranges, &st->ranges_cap, st->nranges + 1,
+					  sizeof(*st->ranges));
+			st->ranges[st->nranges++] =
+				(struct lb_src_range){ .addr = k->addr,
+						       .len = (__u8)(k->prefixlen - 32) };
+			continue;
+		}
+		w->orphan_ranges = grow(w->orphan_ranges, &w->orphan_ranges_cap,
+					w->norphan_ranges + 1, sizeof(*w->orphan_ranges));
+		w->orphan_ranges[w->norphan_ranges++] = *k;
 	}
 }
 
 int lb_writer_restore(struct lb_writer *w, struct lb_restore_stats *st)
 {
 	static const enum lb_map_id order[] = { LB_MAP_BACKEND, LB_MAP_SVC, LB_MAP_REVNAT,
-						LB_MAP_VIP };
+						LB_MAP_VIP, LB_MAP_SRC_RANGES };
 	struct entries e[ARRAY_SIZE(order)] = { 0 };
 	int err = 0;
 
@@ -1231,11 +1474,12 @@ int lb_writer_restore(struct lb_writer *w, struct lb_restore_stats *st)
 		restore_services(w, &e[1]);
 		restore_revnat(w, &e[2]);
 		restore_vips(w, &e[3]);
+		restore_ranges(w, &e[4]);
 	}
 	if (st) {
 		st->frontends = w->fes.len;
 		st->backends = lb_ids_count(w->be_ids);
-		st->stale = w->norphan_svc + w->norphan_rnat + w->norphan_be;
+		st->stale = w->norphan_svc + w->norphan_rnat + w->norphan_be + w->norphan_ranges;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
 		free(e[i].v);
@@ -1266,7 +1510,9 @@ static int snap_fe_cmp(const void *a, const void *b)
 		return ntohs(x->port) < ntohs(y->port) ? -1 : 1;
 	if (x->proto != y->proto)
 		return x->proto < y->proto ? -1 : 1;
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->scope < y->scope ? -1 : x->scope > y->scope;
 }
 
 void lb_writer_snapshot(struct lb_writer *w, struct lb_snapshot *out)
@@ -1290,6 +1536,7 @@ void lb_writer_snapshot(struct lb_writer *w, struct lb_snapshot *out)
 		f->addr = st->addr;
 		f->port = st->port;
 		f->proto = st->proto;
+		f->scope = st->scope;
 		f->rev_nat_id = st->rev_nat_id;
 	}
 	out->be = xcalloc(lb_ids_count(w->be_ids) + 1, sizeof(*out->be));

@@ -36,6 +36,12 @@
  * service), and after a restore every affinity entry the mirror cannot
  * vouch for.
  *
+ * External views (scope 1, the tc/XDP programs) also get a Maglev table,
+ * built from their active backends' identities and swapped in whole (a new
+ * inner map) whenever that set changes, after the slots; and, with
+ * loadBalancerSourceRanges, their prefixes in the source-ranges trie:
+ * added before slot 0 turns the flag on, deleted after it turned it off.
+ *
  * A round: lb_writer_begin, lb_writer_set_service for each service whose
  * desired ports may have changed (all of them in a full round), then
  * lb_writer_commit. In a full round every service port not set is removed:
@@ -65,11 +71,19 @@ static inline uint64_t lb_key_pack(__be32 addr, __be16 port, __u8 proto)
 	return ((uint64_t)addr << 32) | ((uint64_t)port << 8) | proto;
 }
 
+/* A service port's view: its identity plus the scope, in bits 24..31. */
+static inline uint64_t lb_fe_key_pack(__be32 addr, __be16 port, __u8 proto, __u8 scope)
+{
+	return lb_key_pack(addr, port, proto) | ((uint64_t)scope << 24);
+}
+
 struct lb_writer_config {
 	const struct lb_map_ops *ops;
 	void *ops_ctx;
 	uint32_t max_rev_nat; /* ids 1..max-1; 0 = CAPSTAN_REVNAT_MAX */
 	uint32_t max_backend; /* ids 1..max-1; 0 = CAPSTAN_BACKEND_MAX */
+	uint32_t maglev_m;    /* Maglev table size (lb_maglev_size_ok); 0 = the default */
+	uint32_t maglev_seed; /* the cluster-wide seed (lb_maglev_seed) */
 };
 
 struct lb_restore_stats {
@@ -138,6 +152,7 @@ struct lb_snapshot_frontend {
 	__be32 addr;
 	__be16 port;
 	__u8 proto;
+	__u8 scope;
 	__u16 rev_nat_id;
 };
 

@@ -1,6 +1,8 @@
 /* test_agent_fake.c - see test_agent_fake.h (helpers only, no tests). */
 #include "test_agent_fake.h"
 
+#include "test.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -23,8 +25,8 @@ static void log_op(struct fake_maps *f, bool update, enum lb_map_id map, const v
 		const struct capstan_svc_key *k = key;
 		const struct capstan_svc_val *v = val;
 
-		buf_appendf(&f->log, "S%c %s:%u/%u#%u", update ? '+' : '-', ip(k->addr, a),
-			    ntohs(k->port), k->proto, k->slot);
+		buf_appendf(&f->log, "S%c %s:%u/%u%s#%u", update ? '+' : '-', ip(k->addr, a),
+			    ntohs(k->port), k->proto, k->scope ? "ext" : "", k->slot);
 		if (update && k->slot == 0)
 			buf_appendf(&f->log, " count=%u rnat=%u flags=%u to=%u", v->count,
 				    v->rev_nat_id, v->flags, v->affinity_timeout);
@@ -60,6 +62,13 @@ static void log_op(struct fake_maps *f, bool update, enum lb_map_id map, const v
 
 		buf_appendf(&f->log, "A%c %llu/%u", update ? '+' : '-',
 			    (unsigned long long)k->client, k->rev_nat_id);
+		break;
+	}
+	case LB_MAP_SRC_RANGES: {
+		const struct capstan_src_range_key *k = key;
+
+		buf_appendf(&f->log, "L%c %u %s/%u", update ? '+' : '-', ntohs(k->rev_nat_id),
+			    ip(k->addr, a), k->prefixlen - 32);
 		break;
 	}
 	default:
@@ -165,9 +174,62 @@ static int fake_sum(void *ctx, enum lb_map_id map, __u32 id, __u64 *sums, size_t
 {
 	struct fake_maps *f = ctx;
 
-	if (id >= 64 || nfields > 3)
+	if (id >= 64 || nfields > 6)
 		return -ENOENT;
 	memcpy(sums, f->counters[map][id], nfields * sizeof(*sums));
+	return 0;
+}
+
+/* "M+ rev m=M ids=a,b,c" (the distinct ids in table order of appearance). */
+static int fake_maglev_set(void *ctx, __u32 rev, const __u32 *table, __u32 m)
+{
+	struct fake_maps *f = ctx;
+	__u32 seen[16];
+	size_t n = 0;
+
+	if (should_fail(f))
+		return -EIO;
+	ASSERT(rev < FAKE_MAGLEV_MAX);
+	free(f->maglev[rev]);
+	f->maglev[rev] = xcalloc(m, sizeof(*table));
+	memcpy(f->maglev[rev], table, m * sizeof(*table));
+	f->maglev_m[rev] = m;
+	buf_appendf(&f->log, "M+ %u m=%u ids=", rev, m);
+	for (__u32 i = 0; i < m; i++) {
+		size_t j = 0;
+
+		while (j < n && seen[j] != table[i])
+			j++;
+		if (j < n || n == ARRAY_SIZE(seen))
+			continue;
+		seen[n++] = table[i];
+	}
+	/* sorted, so the log does not depend on the hash */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && seen[j - 1] > seen[j]; j--) {
+			__u32 t = seen[j];
+
+			seen[j] = seen[j - 1];
+			seen[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++)
+		buf_appendf(&f->log, "%s%u", i ? "," : "", seen[i]);
+	buf_append(&f->log, "\n", 1);
+	return 0;
+}
+
+static int fake_maglev_del(void *ctx, __u32 rev)
+{
+	struct fake_maps *f = ctx;
+
+	if (should_fail(f))
+		return -EIO;
+	if (rev < FAKE_MAGLEV_MAX) {
+		free(f->maglev[rev]);
+		f->maglev[rev] = NULL;
+		f->maglev_m[rev] = 0;
+	}
+	buf_appendf(&f->log, "M- %u\n", rev);
 	return 0;
 }
 
@@ -177,6 +239,8 @@ const struct lb_map_ops fake_ops = {
 	.walk = fake_walk,
 	.zero = fake_zero,
 	.sum = fake_sum,
+	.maglev_set = fake_maglev_set,
+	.maglev_del = fake_maglev_del,
 };
 
 void fake_init(struct fake_maps *f)
@@ -187,6 +251,8 @@ void fake_init(struct fake_maps *f)
 
 void fake_free(struct fake_maps *f)
 {
+	for (size_t i = 0; i < FAKE_MAGLEV_MAX; i++)
+		free(f->maglev[i]);
 	free(f->v);
 	buf_free(&f->log);
 	memset(f, 0, sizeof(*f));

@@ -14,6 +14,9 @@
  *   V+ 10.96.0.10 1 / V- 10.96.0.10                    VIP
  *   Z scnt 1 / Z bcnt 3                                counters zeroed
  *   A- 7/1                                             affinity entry (client/port) deleted
+ *   S+ 172.31.0.11:30080/6ext#0 ...                    an external view's entry
+ *   L+ 5 10.0.0.0/8 / L- 5 10.0.0.0/8                  source range of rev-NAT id 5
+ *   M+ 5 m=251 ids=1,2 / M- 5                          Maglev table of rev-NAT id 5
  *
  * fail_at makes the Nth operation from now fail with -EIO (and not apply),
  * to check that the writer's mirror stays true to the maps.
@@ -33,13 +36,18 @@ struct fake_entry {
 	_Alignas(8) unsigned char val[32];
 };
 
+#define FAKE_MAGLEV_MAX 64
+
 struct fake_maps {
 	struct fake_entry *v;
 	size_t n, cap;
 	struct buf log;
 	long fail_at; /* operations until one fails; -1 = never */
-	/* Counter values returned by sum, per map and id (3 fields). */
-	__u64 counters[LB_MAP__MAX][64][3];
+	/* Counter values returned by sum, per map and id (up to 6 fields). */
+	__u64 counters[LB_MAP__MAX][64][6];
+	/* Maglev tables by rev-NAT id (< FAKE_MAGLEV_MAX), as last set. */
+	__u32 *maglev[FAKE_MAGLEV_MAX];
+	__u32 maglev_m[FAKE_MAGLEV_MAX];
 };
 
 extern const struct lb_map_ops fake_ops;

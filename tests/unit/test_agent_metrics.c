@@ -65,7 +65,10 @@ static struct lb_writer *programmed(void)
 	struct lb_writer *w;
 	struct capstan_backend be[2] = { fake_backend("10.244.1.1", 8080, IPPROTO_TCP, 0),
 					 fake_backend("10.244.1.2", 8080, IPPROTO_TCP, 0) };
-	struct lb_frontend f = { .proto = IPPROTO_TCP, .backends = be, .n_active = 2 };
+	struct lb_frontend f = { .proto = IPPROTO_TCP,
+				 .vip_flags = CAPSTAN_VIP_F_CLUSTER_IP,
+				 .backends = be,
+				 .n_active = 2 };
 
 	fake_init(&fm);
 	w = lb_writer_new(&wc);
@@ -102,11 +105,11 @@ TEST(agent_metrics_scrape_sums_datapath_counters)
 	HAS("capstan_backends 2\n");
 	HAS("# TYPE capstan_service_connections_total counter\n");
 	HAS("capstan_service_connections_total{namespace=\"shop\",service=\"we\\\"b\",port=\"80\","
-	    "proto=\"tcp\"} 12\n");
+	    "proto=\"tcp\",address=\"10.96.0.10\",scope=\"internal\"} 12\n");
 	HAS("capstan_service_udp_messages_total{namespace=\"shop\",service=\"we\\\"b\",port=\"80\","
-	    "proto=\"tcp\"} 3\n");
+	    "proto=\"tcp\",address=\"10.96.0.10\",scope=\"internal\"} 3\n");
 	HAS("capstan_service_refused_total{namespace=\"shop\",service=\"we\\\"b\",port=\"80\","
-	    "proto=\"tcp\"} 1\n");
+	    "proto=\"tcp\",address=\"10.96.0.10\",scope=\"internal\"} 1\n");
 	HAS("capstan_backend_connections_total{address=\"10.244.1.1\",port=\"8080\",proto=\"tcp\"} "
 	    "0\n");
 	HAS("capstan_backend_connections_total{address=\"10.244.1.2\",port=\"8080\",proto=\"tcp\"} "

@@ -378,20 +378,141 @@ TEST(agent_model_slice_port_without_number_gives_no_backend)
 	lb_service_ports_free(&p);
 }
 
-TEST(agent_model_nodeport_and_loadbalancer_are_flagged)
+/* Like build(), for a node with an address. */
+static void build_node(const char *svc, const char *const *slices, const char *node,
+		       const char *node_ip, struct lb_service_ports *out)
+{
+	struct lb_model_node n = { .name = node };
+	json_t *s = J(svc), *sl[8];
+	size_t cnt = 0;
+	char err[256];
+
+	ASSERT_EQ(inet_pton(AF_INET, node_ip, &n.addr), 1);
+	for (; slices && slices[cnt]; cnt++)
+		sl[cnt] = J(slices[cnt]);
+	ASSERT_OK(
+		lb_model_build_node(s, (const json_t *const *)sl, cnt, &n, out, err, sizeof(err)));
+	for (size_t i = 0; i < cnt; i++)
+		json_decref(sl[i]);
+	json_decref(s);
+}
+
+static const char *fe_addr(const struct lb_frontend *f)
+{
+	static char buf[64];
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &f->addr, a, sizeof(a));
+	snprintf(buf, sizeof(buf), "%s:%u/%d", a, ntohs(f->port), f->scope);
+	return buf;
+}
+
+/* clang-format off */
+static const char *const two_nodes[] = {
+	SLICE("web-a") "'ports':[{'port':8080}],'endpoints':["
+		"{'addresses':['10.244.1.5'],'conditions':{'ready':true},'nodeName':'n1'},"
+		"{'addresses':['10.244.2.5'],'conditions':{'ready':true},'nodeName':'n2'}]}",
+	NULL,
+};
+/* clang-format on */
+
+TEST(agent_model_nodeport_has_two_views_on_the_node_address)
 {
 	struct lb_service_ports p;
 
+	build_node(SVC "{'type':'NodePort','clusterIP':'10.96.0.10','ports':[{'port':80,"
+		       "'nodePort':30080}]}}",
+		   two_nodes, "n1", "172.31.0.11", &p);
+	ASSERT_EQ(p.n, 3);
+	ASSERT_STREQ(fe_addr(&p.v[0]), "10.96.0.10:80/0");
+	ASSERT_EQ(p.v[0].flags, 0); /* the cluster IP is not a NodePort frontend */
+	ASSERT_EQ(p.v[0].vip_flags, CAPSTAN_VIP_F_CLUSTER_IP);
+	ASSERT_STREQ(fe_addr(&p.v[1]), "172.31.0.11:30080/0");
+	ASSERT_EQ(p.v[1].flags, CAPSTAN_SVC_F_NODEPORT);
+	ASSERT_EQ(p.v[1].vip_flags, 0); /* the node address is never a VIP */
+	ASSERT_STREQ(fe_addr(&p.v[2]), "172.31.0.11:30080/1");
+	ASSERT_EQ(p.v[2].flags, CAPSTAN_SVC_F_NODEPORT);
+	for (size_t i = 0; i < 3; i++) {
+		ASSERT_EQ(p.v[i].n_active, 2);
+		ASSERT_STREQ(be(&p.v[i], 0), "10.244.1.5:8080");
+		ASSERT_EQ(p.v[i].backends[0].flags, CAPSTAN_BE_F_LOCAL);
+		ASSERT_EQ(p.v[i].backends[1].flags, 0);
+	}
+	ASSERT_EQ(p.hc_port, 0);
+	lb_service_ports_free(&p);
+
+	/* Without a node address: the cluster IP only. */
 	build(SVC "{'type':'NodePort','clusterIP':'10.96.0.10','ports':[{'port':80,"
 		  "'nodePort':30080}]}}",
-	      NULL, "n1", &p);
-	ASSERT_EQ(p.v[0].flags, CAPSTAN_SVC_F_NODEPORT);
+	      two_nodes, "n1", &p);
+	ASSERT_EQ(p.n, 1);
 	lb_service_ports_free(&p);
-	build(SVC "{'type':'LoadBalancer','clusterIP':'10.96.0.10','ports':[{'port':80}],"
-		  "'sessionAffinity':'ClientIP'}}",
-	      NULL, "n1", &p);
-	ASSERT_EQ(p.v[0].flags, CAPSTAN_SVC_F_NODEPORT | CAPSTAN_SVC_F_AFFINITY);
+}
+
+TEST(agent_model_loadbalancer_local_policy_ranges_and_health_port)
+{
+	struct lb_service_ports p;
+	char a[INET_ADDRSTRLEN];
+
+	build_node(SVC "{'type':'LoadBalancer','clusterIP':'10.96.0.10',"
+		       "'externalTrafficPolicy':'Local','healthCheckNodePort':32000,"
+		       "'externalIPs':['10.244.250.1','fd00::1'],"
+		       "'loadBalancerSourceRanges':['10.0.0.0/8','10.1.2.3/16','bad/99'],"
+		       "'sessionAffinity':'ClientIP',"
+		       "'ports':[{'port':80,'nodePort':30080}]},"
+		       "'status':{'loadBalancer':{'ingress':[{'ip':'10.244.250.2'},"
+		       "{'ip':'10.244.250.3','ipMode':'Proxy'},{'hostname':'lb.example'}]}}}",
+		   two_nodes, "n1", "172.31.0.11", &p);
+	ASSERT_EQ(p.hc_port, 32000);
+	ASSERT_EQ(p.local_endpoints, 1);
+	/* cluster IP, then node address, externalIP and LB IP with two views each */
+	ASSERT_EQ(p.n, 7);
+	ASSERT_STREQ(fe_addr(&p.v[3]), "10.244.250.1:80/0");
+	ASSERT_EQ(p.v[3].flags, CAPSTAN_SVC_F_EXTERNAL_IP | CAPSTAN_SVC_F_AFFINITY);
+	ASSERT_EQ(p.v[3].vip_flags, CAPSTAN_VIP_F_EXTERNAL);
+	ASSERT_EQ(p.v[3].n_active, 2); /* sockets on the node reach every endpoint */
+	ASSERT_STREQ(fe_addr(&p.v[4]), "10.244.250.1:80/1");
+	ASSERT_EQ(p.v[4].flags, CAPSTAN_SVC_F_EXTERNAL_IP | CAPSTAN_SVC_F_AFFINITY |
+					CAPSTAN_SVC_F_LOCAL_EXTERNAL);
+	ASSERT_EQ(p.v[4].n_active, 1); /* outside clients: this node's only */
+	ASSERT_STREQ(be(&p.v[4], 0), "10.244.1.5:8080");
+	ASSERT_EQ(p.v[4].nranges, 0); /* source ranges are for LoadBalancer IPs */
+	ASSERT_STREQ(fe_addr(&p.v[6]), "10.244.250.2:80/1");
+	ASSERT_EQ(p.v[6].flags, CAPSTAN_SVC_F_LOADBALANCER | CAPSTAN_SVC_F_AFFINITY |
+					CAPSTAN_SVC_F_LOCAL_EXTERNAL | CAPSTAN_SVC_F_SOURCE_RANGES);
+	ASSERT_EQ(p.v[6].nranges, 2);
+	inet_ntop(AF_INET, &p.v[6].ranges[1].addr, a, sizeof(a));
+	ASSERT_STREQ(a, "10.1.0.0"); /* host bits cleared */
+	ASSERT_EQ(p.v[6].ranges[1].len, 16);
+	ASSERT_EQ(p.v[5].nranges, 0); /* the internal view is not filtered */
+	ASSERT_EQ(p.v[2].flags,
+		  CAPSTAN_SVC_F_NODEPORT | CAPSTAN_SVC_F_AFFINITY | CAPSTAN_SVC_F_LOCAL_EXTERNAL);
 	lb_service_ports_free(&p);
+}
+
+TEST(agent_model_digest_keeps_what_the_external_views_read)
+{
+	json_t *svc =
+		J(SVC "{'type':'LoadBalancer','clusterIP':'10.96.0.10',"
+		      "'externalTrafficPolicy':'Local','healthCheckNodePort':32000,"
+		      "'externalIPs':['10.244.250.1'],'loadBalancerSourceRanges':['10.0.0.0/8'],"
+		      "'ports':[{'port':80,'nodePort':30080,'targetPort':8080}]},"
+		      "'status':{'loadBalancer':{'ingress':[{'ip':'10.244.250.2'}]},"
+		      "'conditions':[]}}");
+	json_t *d = lb_model_service_digest(svc);
+
+	ASSERT_STREQ(jsonx_path_str(d, "spec.externalTrafficPolicy", ""), "Local");
+	ASSERT_EQ(jsonx_path_int(d, "spec.healthCheckNodePort", 0), 32000);
+	ASSERT_EQ(json_array_size(jsonx_get_path(d, "spec.externalIPs")), 1);
+	ASSERT_EQ(json_array_size(jsonx_get_path(d, "spec.loadBalancerSourceRanges")), 1);
+	ASSERT_EQ(jsonx_int(json_array_get(jsonx_get_path(d, "spec.ports"), 0), "nodePort", 0),
+		  30080);
+	ASSERT_NULL(
+		json_object_get(json_array_get(jsonx_get_path(d, "spec.ports"), 0), "targetPort"));
+	ASSERT_EQ(json_array_size(jsonx_get_path(d, "status.loadBalancer.ingress")), 1);
+	ASSERT_NULL(jsonx_get_path(d, "status.conditions"));
+	json_decref(d);
+	json_decref(svc);
 }
 
 TEST(agent_model_caps_backends_per_service_port)

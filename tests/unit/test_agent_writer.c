@@ -40,7 +40,9 @@ static struct lb_writer *writer(uint32_t max_rnat, uint32_t max_be)
 static struct lb_frontend fe(const char *vip, unsigned port, int proto, struct capstan_backend *bes,
 			     const char *const *list)
 {
-	struct lb_frontend f = { .proto = (__u8)proto, .backends = bes };
+	struct lb_frontend f = { .proto = (__u8)proto,
+				 .vip_flags = CAPSTAN_VIP_F_CLUSTER_IP,
+				 .backends = bes };
 	bool term = false;
 
 	inet_pton(AF_INET, vip, &f.addr);
@@ -625,7 +627,8 @@ TEST(agent_writer_restore_keeps_ids_and_removes_only_stale_entries)
 	ASSERT_OK(lb_writer_commit(w, NULL));
 	/* Only deletions, of exactly the leftovers. */
 	ASSERT(strchr(fake_log(&fm), '+') == NULL);
-	ASSERT_EQ(fake_log_lines(&fm), 7);
+	ASSERT_EQ(fake_log_lines(&fm), 8);
+	ASSERT(fake_log_index(&fm, "M- 9") >= 0); /* a table the orphan id may have had */
 	ASSERT(fake_log_index(&fm, "S- 10.96.0.20:53/17#0") >= 0);
 	ASSERT(fake_log_index(&fm, "S- 10.96.0.20:53/17#0") <
 	       fake_log_index(&fm, "S- 10.96.0.20:53/17#1"));
@@ -633,7 +636,7 @@ TEST(agent_writer_restore_keeps_ids_and_removes_only_stale_entries)
 	ASSERT(fake_log_index(&fm, "S- 10.96.0.30:80/6#1") >= 0);
 	ASSERT(fake_log_index(&fm, "R- 9") >= 0);
 	ASSERT(fake_log_index(&fm, "V- 10.96.0.20") >= 0);
-	ASSERT_EQ(fake_log_index(&fm, "B- 13"), 6); /* last */
+	ASSERT_EQ(fake_log_index(&fm, "B- 13"), 7); /* last */
 	ASSERT_EQ(fm.n, 3 + 2 + 1 + 1);
 	/* Ids kept: web is rev-NAT 7 and the snapshot labels it now. */
 	lb_writer_snapshot(w, &snap);
@@ -853,4 +856,82 @@ TEST(agent_u64map_put_get_delete_many)
 	ASSERT_EQ(n, 2500);
 	u64map_free(&m);
 	ASSERT_NULL(u64map_get(&m, 0));
+}
+
+/* ---------------------------------------------------------------- external views */
+
+TEST(agent_writer_external_view_gets_ranges_before_and_maglev_after_slot0)
+{
+	struct lb_writer *w = writer(0, 0);
+	struct capstan_backend b[4];
+	const char *two[] = { "10.244.1.1:8080", "10.244.2.1:8080", NULL };
+	const char *one[] = { "10.244.2.1:8080", NULL };
+	struct lb_src_range r8 = { .len = 8 }, r16 = { .len = 16 };
+	struct lb_frontend f = fe("10.244.250.2", 443, TCP, b, two);
+	unsigned counts[3] = { 0 };
+
+	inet_pton(AF_INET, "10.0.0.0", &r8.addr);
+	inet_pton(AF_INET, "10.1.0.0", &r16.addr);
+	f.scope = CAPSTAN_SCOPE_EXTERNAL;
+	f.flags = CAPSTAN_SVC_F_LOADBALANCER | CAPSTAN_SVC_F_SOURCE_RANGES;
+	f.vip_flags = CAPSTAN_VIP_F_EXTERNAL;
+	f.ranges = &r8;
+	f.nranges = 1;
+	ASSERT_OK(apply(w, "prod/lb", &f, 1));
+	EXPECT_OPS("Z bcnt 1", "B+ 1 10.244.1.1:8080/6 active", "Z bcnt 2",
+		   "B+ 2 10.244.2.1:8080/6 active", "Z scnt 1", "R+ 1 10.244.250.2:443/6",
+		   "L+ 1 10.0.0.0/8", "S+ 10.244.250.2:443/6ext#1 be=1",
+		   "S+ 10.244.250.2:443/6ext#2 be=2",
+		   "S+ 10.244.250.2:443/6ext#0 count=2 rnat=1 flags=80 to=0", "V+ 10.244.250.2 2",
+		   "M+ 1 m=16381 ids=1,2");
+	/* An even table: 8190 or 8191 entries each. */
+	for (unsigned i = 0; i < fm.maglev_m[1]; i++)
+		counts[fm.maglev[1][i]]++;
+	ASSERT(counts[1] == 8190 || counts[1] == 8191);
+	ASSERT_EQ(counts[1] + counts[2], 16381);
+
+	/* Nothing changed: nothing written, the table is not rebuilt. */
+	fake_log_reset(&fm);
+	ASSERT_OK(apply(w, "prod/lb", &f, 1));
+	ASSERT_STREQ(fake_log(&fm), "");
+
+	/* A new prefix goes in before the old one goes; a lost backend rebuilds the table. */
+	fake_log_reset(&fm);
+	f = fe("10.244.250.2", 443, TCP, b, one);
+	f.scope = CAPSTAN_SCOPE_EXTERNAL;
+	f.flags = CAPSTAN_SVC_F_LOADBALANCER | CAPSTAN_SVC_F_SOURCE_RANGES;
+	f.vip_flags = CAPSTAN_VIP_F_EXTERNAL;
+	f.ranges = &r16;
+	f.nranges = 1;
+	ASSERT_OK(apply(w, "prod/lb", &f, 1));
+	EXPECT_OPS("L+ 1 10.1.0.0/16", "S+ 10.244.250.2:443/6ext#0 count=1 rnat=1 flags=80 to=0",
+		   "S+ 10.244.250.2:443/6ext#1 be=2", "S- 10.244.250.2:443/6ext#2",
+		   "L- 1 10.0.0.0/8", "M+ 1 m=16381 ids=2", "B- 1");
+
+	/* Removal: slot 0 first, then slots, prefixes, the table, the rest. */
+	fake_log_reset(&fm);
+	ASSERT_OK(apply(w, "prod/lb", NULL, 0));
+	EXPECT_OPS("S- 10.244.250.2:443/6ext#0", "S- 10.244.250.2:443/6ext#1", "L- 1 10.1.0.0/16",
+		   "M- 1", "R- 1", "V- 10.244.250.2", "B- 2");
+	done(w);
+}
+
+TEST(agent_writer_node_address_views_have_no_vip_entry)
+{
+	struct lb_writer *w = writer(0, 0);
+	struct capstan_backend b[2];
+	const char *one[] = { "10.244.1.1:8080", NULL };
+	struct lb_frontend f[2];
+
+	f[0] = fe("172.31.0.11", 30080, TCP, b, one);
+	f[0].flags = CAPSTAN_SVC_F_NODEPORT;
+	f[0].vip_flags = 0;
+	f[1] = f[0];
+	f[1].scope = CAPSTAN_SCOPE_EXTERNAL;
+	ASSERT_OK(apply(w, "prod/web", f, 2));
+	ASSERT_EQ(fake_count(&fm, LB_MAP_VIP), 0);
+	ASSERT_EQ(fake_count(&fm, LB_MAP_SVC), 4); /* two views, slot 0 and slot 1 each */
+	ASSERT_EQ(fake_log_index(&fm, "M+ 2 m=16381 ids=1"), fake_log_lines(&fm) - 1);
+	ASSERT_EQ(fake_log_index(&fm, "M+ 1 m=16381 ids=1"), -1); /* internal: no table */
+	done(w);
 }

@@ -216,7 +216,7 @@ TEST(cli_lb_list_shows_transient_and_broken_states)
 		     "10.96.0.21:80/TCP (no slot 0: the agent is creating or removing this "
 		     "service)\n"
 		     "  slot 1 -> 10.244.1.5:8080/TCP (backend 7) [unused]\n"
-		     "10.96.0.22:80/UDP (rev-nat 12) [flags 0x100] [scope 1]\n"
+		     "10.96.0.22:80/UDP (rev-nat 12) [flags 0x100] [external view]\n"
 		     "  slot 1 -> 10.244.1.6:53/UDP (backend 8) [terminating]\n"
 		     "10.96.0.23:80/TCP (rev-nat 13)\n"
 		     "  slots 1-3000 -> (missing: connections that pick it are refused)\n"
@@ -326,7 +326,7 @@ TEST(cli_lb_format_rejects_bad_view_and_output)
 TEST(cli_lb_snapshot_sort_drops_duplicates)
 {
 	struct cli_lb_snapshot s = { 0 };
-	const struct capstan_svc_counters c = { 1, 2, 3 };
+	const struct capstan_svc_counters c = { .connects = 1, .udp_msgs = 2, .refused = 3 };
 
 	/* A get_next_key walk that restarted reads some keys twice. */
 	add_service(&s, "10.96.0.10", 80, IPPROTO_TCP, 3, 0, 0, (__u32[]){ 7 }, 1);
@@ -362,10 +362,13 @@ static void fill_stats(struct cli_lb_snapshot *s, __u64 conns, __u64 udp, __u64 
 	add_service(s, "10.96.0.10", 53, IPPROTO_UDP, 4, 0, 0, NULL, 0);
 	add_backend(s, 9, "10.244.2.9", 8080, IPPROTO_TCP, 0);
 	add_backend(s, 7, "10.244.1.5", 8080, IPPROTO_TCP, 0);
-	cli_lb_snapshot_add_svc_count(s, 3, &(struct capstan_svc_counters){ conns, 0, 0 });
-	cli_lb_snapshot_add_svc_count(s, 4, &(struct capstan_svc_counters){ 0, udp, refused });
-	cli_lb_snapshot_add_backend_count(s, 7, &(struct capstan_backend_counters){ conns / 2, 0 });
-	cli_lb_snapshot_add_backend_count(s, 9, &(struct capstan_backend_counters){ conns / 2, 0 });
+	cli_lb_snapshot_add_svc_count(s, 3, &(struct capstan_svc_counters){ .connects = conns });
+	cli_lb_snapshot_add_svc_count(
+		s, 4, &(struct capstan_svc_counters){ .udp_msgs = udp, .refused = refused });
+	cli_lb_snapshot_add_backend_count(
+		s, 7, &(struct capstan_backend_counters){ .connects = conns / 2 });
+	cli_lb_snapshot_add_backend_count(
+		s, 9, &(struct capstan_backend_counters){ .connects = conns / 2 });
 	s->drops[CAPSTAN_DROP_NO_BACKEND] = refused;
 	s->drops[CAPSTAN_DROP_EVENT_LOST] = 1;
 }
@@ -378,13 +381,16 @@ TEST(cli_lb_stats_text)
 	fill_stats(&s, 100, 40, 2);
 	ASSERT_OK(cli_lb_format_stats(&s, NULL, 0, 0, CLI_LB_OUT_TEXT, &b));
 	ASSERT_STREQ(b.data,
-		     "SERVICE                  REV-NAT  CONNECTIONS     UDP MSGS      REFUSED\n"
-		     "10.96.0.10:53/UDP              4            0           40            2\n"
-		     "10.96.0.10:80/TCP              3          100            0            0\n"
+		     "SERVICE                  REV-NAT  CONNECTIONS     UDP MSGS      REFUSED"
+		     "        FLOWS      PACKETS\n"
+		     "10.96.0.10:53/UDP              4            0           40            2"
+		     "            0            0\n"
+		     "10.96.0.10:80/TCP              3          100            0            0"
+		     "            0            0\n"
 		     "\n"
-		     "BACKEND                       ID  CONNECTIONS     UDP MSGS\n"
-		     "10.244.1.5:8080/TCP            7           50            0\n"
-		     "10.244.2.9:8080/TCP            9           50            0\n"
+		     "BACKEND                       ID  CONNECTIONS     UDP MSGS        FLOWS\n"
+		     "10.244.1.5:8080/TCP            7           50            0            0\n"
+		     "10.244.2.9:8080/TCP            9           50            0            0\n"
 		     "\n"
 		     "DROP REASON                             COUNT\n"
 		     "no_backend                                  2\n"
@@ -392,6 +398,13 @@ TEST(cli_lb_stats_text)
 		     "no_backend_entry                            0\n"
 		     "port_not_served                             0\n"
 		     "event_lost                                  1\n"
+		     "malformed                                   0\n"
+		     "frag_no_flow                                0\n"
+		     "source_range                                0\n"
+		     "snat_exhausted                              0\n"
+		     "fib                                         0\n"
+		     "ct_full                                     0\n"
+		     "csum                                        0\n"
 		     "\n"
 		     "total: 100 connections, 40 udp messages, 2 refused, 3 drops\n");
 	buf_free(&b);
@@ -409,10 +422,12 @@ TEST(cli_lb_stats_rates_between_two_snapshots)
 	fill_stats(&cur, 100, 46, 2);
 	ASSERT_OK(cli_lb_format_stats(&cur, &prev, 2000000000ull, 0, CLI_LB_OUT_TEXT, &b));
 	ASSERT_MSG(strstr(b.data, "10.96.0.10:80/TCP              3          100        5.0"
+				  "            0        0.0            0        0.0"
 				  "            0        0.0            0        0.0\n"),
 		   "%s", b.data);
 	ASSERT_MSG(strstr(b.data, "10.96.0.10:53/UDP              4            0        0.0"
-				  "           46        3.0            2        1.0\n"),
+				  "           46        3.0            2        1.0"
+				  "            0        0.0            0        0.0\n"),
 		   "%s", b.data);
 	ASSERT_MSG(strstr(b.data, "rate:  5.0 connections/s, 3.0 udp messages/s, 1.0 refused/s, "
 				  "1.0 drops/s\n"),
@@ -547,7 +562,7 @@ TEST(cli_lb_event_short_record)
 	json_t *j;
 
 	ASSERT_EQ(cli_lb_format_event(&ev, sizeof(ev) - 1, 0, CLI_LB_OUT_TEXT, &b), -EINVAL);
-	ASSERT_STREQ(b.data, "short event record: 47 bytes, expected 48\n");
+	ASSERT_STREQ(b.data, "short event record: 55 bytes, expected 56\n");
 	buf_reset(&b);
 	ASSERT_EQ(cli_lb_format_event(NULL, 0, 0, CLI_LB_OUT_JSON_LINE, &b), -EINVAL);
 	j = parse_json(b.data);
