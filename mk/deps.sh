@@ -16,6 +16,8 @@ packages=(
 	libnl-3-dev libnl-route-3-dev
 	# runtime pieces
 	containerd runc iproute2 busybox-static curl
+	# NodePort XDP tests: checksum offload off on test veths
+	ethtool
 	# benchmarks: kube-proxy-shaped rules for comparison
 	iptables nftables
 )

@@ -1,6 +1,7 @@
 /* agent.c - see agent.h. */
 #include "agent/lb/agent.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,8 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/lb/healthcheck.h"
 #include "agent/lb/loader.h"
+#include "agent/lb/maglev.h"
 #include "agent/lb/mapops.h"
+#include "agent/lb/nodeport.h"
 #include "agent/lb/metrics.h"
 #include "agent/lb/route.h"
 #include "agent/lb/runner.h"
@@ -35,6 +39,9 @@ struct agent {
 	struct lb_runner *runner;
 	struct informer *inf[INF__MAX];
 	struct lb_static_objects objects; /* --static: what the file said last */
+	struct lb_np *np;		  /* north-south programs; NULL when off */
+	struct lb_hc *hc;		  /* healthCheckNodePort server; NULL when off */
+	__be32 node_ip;			  /* 0 when north-south is off */
 	bool synced;			  /* first sync done (__atomic) */
 	bool force_full;		  /* SIGHUP in informer mode (__atomic) */
 };
@@ -258,10 +265,77 @@ static bool wait_sources(struct agent *a, const sigset_t *set)
 
 /* ---------------------------------------------------------------- run */
 
+/*
+ * The tc/XDP half: node address and devices, the config map (before the
+ * programs attach: until node_ip is set they translate nothing), the
+ * programs, the health check server.
+ */
+static int setup_nodeport(struct agent *a)
+{
+	const struct lb_config *cfg = a->cfg;
+	struct capstan_config nc = {
+		.maglev_m = cfg->maglev_m,
+		.maglev_seed = lb_maglev_seed(cfg->maglev_seed),
+		.snat_port_min = CAPSTAN_SNAT_PORT_MIN,
+		.snat_port_max = CAPSTAN_SNAT_PORT_MAX,
+	};
+	const char *devs[ARRAY_SIZE(cfg->devices)];
+	char auto_dev[IF_NAMESIZE], addr[INET_ADDRSTRLEN], err[1024];
+	struct lb_np_config npc = { .bpffs_dir = cfg->bpffs_dir, .devices = devs, .xdp = cfg->xdp };
+	int rc;
+
+	if (!cfg->nodeport) {
+		log_info("north-south programs off (--nodeport=false)");
+		return 0;
+	}
+	nc.node_ip = cfg->node_ip;
+	if (!nc.node_ip && lb_np_default_addr(&nc.node_ip) < 0) {
+		log_warn("no --node-ip and no default route to take it from: NodePorts, "
+			 "externalIPs and LoadBalancer IPs are not served on this node");
+		return 0;
+	}
+	inet_ntop(AF_INET, &nc.node_ip, addr, sizeof(addr));
+	for (size_t i = 0; i < cfg->ndevices; i++)
+		devs[npc.ndevices++] = cfg->devices[i];
+	if (npc.ndevices == 0) {
+		if (lb_np_device_of(nc.node_ip, auto_dev, sizeof(auto_dev)) < 0) {
+			log_error("no interface holds the node address %s; give --devices", addr);
+			return -ENODEV;
+		}
+		devs[npc.ndevices++] = auto_dev;
+	}
+	if (a->maps.fd[LB_MAP_CONFIG] < 0) {
+		log_error("the BPF object has no %s map", CAPSTAN_MAP_CONFIG);
+		return -ENOENT;
+	}
+	rc = lb_np_write_config(a->maps.fd[LB_MAP_CONFIG], &nc);
+	if (rc < 0) {
+		log_error("write %s: %s", CAPSTAN_MAP_CONFIG, strerror(-rc));
+		return rc;
+	}
+	rc = lb_np_open(&npc, &a->np, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	a->hc = lb_hc_new("0.0.0.0", err, sizeof(err));
+	if (!a->hc) {
+		log_error("health check server: %s", err);
+		return -EIO;
+	}
+	a->node_ip = nc.node_ip;
+	log_info("node address %s: NodePorts served there, Maglev table size %u, seed \"%s\"", addr,
+		 cfg->maglev_m, cfg->maglev_seed);
+	return 0;
+}
+
 static int setup_datapath(struct agent *a, const char *cgroup)
 {
 	struct lb_loader_config lc = { .bpffs_dir = a->cfg->bpffs_dir, .cgroup_path = cgroup };
-	struct lb_writer_config wc = { .ops = &lb_bpf_ops, .ops_ctx = &a->maps };
+	struct lb_writer_config wc = { .ops = &lb_bpf_ops,
+				       .ops_ctx = &a->maps,
+				       .maglev_m = a->cfg->maglev_m,
+				       .maglev_seed = lb_maglev_seed(a->cfg->maglev_seed) };
 	struct lb_restore_stats rs = { 0 };
 	enum lb_route_action act;
 	char err[1024], old[32] = "";
@@ -302,7 +376,7 @@ static int setup_datapath(struct agent *a, const char *cgroup)
 	else
 		log_info("pinned maps hold %zu service ports and %zu backends (%zu stale entries)",
 			 rs.frontends, rs.backends, rs.stale);
-	return 0;
+	return setup_nodeport(a);
 }
 
 static void teardown(struct agent *a)
@@ -316,7 +390,9 @@ static void teardown(struct agent *a)
 	lb_writer_free(a->writer);
 	lb_metrics_destroy(&a->metrics);
 	lb_static_objects_free(&a->objects);
-	/* Links and maps stay pinned: translation goes on without us. */
+	lb_hc_free(a->hc);
+	/* Links, tc filters, XDP and maps stay: translation goes on without us. */
+	lb_np_close(a->np);
 	lb_loader_close(a->loader);
 }
 
@@ -360,7 +436,9 @@ int lb_agent_run(const struct lb_config *cfg)
 					  .writer = a.writer,
 					  .on_change = on_change,
 					  .ctx = &a,
-					  .event_to_map = &a.metrics.event_to_map_seconds });
+					  .event_to_map = &a.metrics.event_to_map_seconds,
+					  .node_ip = a.node_ip,
+					  .hc = a.hc });
 	if (cfg->static_file) {
 		rc = lb_static_load(cfg->static_file, &a.objects, err, sizeof(err));
 		if (rc < 0) {
@@ -413,6 +491,16 @@ int lb_agent_cleanup(const struct lb_config *cfg)
 	char err[1024];
 
 	lb_loader_log_libbpf();
+	if (cfg->ndevices) {
+		const char *devs[ARRAY_SIZE(cfg->devices)];
+
+		for (size_t i = 0; i < cfg->ndevices; i++)
+			devs[i] = cfg->devices[i];
+		if (lb_np_detach(devs, cfg->ndevices, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return 1;
+		}
+	}
 	if (lb_loader_cleanup(cfg->bpffs_dir, err, sizeof(err)) < 0) {
 		log_error("cleanup of %s: %s", cfg->bpffs_dir, err);
 		return 1;

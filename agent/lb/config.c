@@ -1,17 +1,22 @@
 /* config.c - see config.h. */
 #include "agent/lb/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/lb/loader.h"
+#include "agent/lb/maglev.h"
 #include "agent/lb/metrics.h"
+#include "agent/lb/nodeport.h"
 #include "agent/lb/route.h"
 #include "log.h"
+#include "util.h"
 
 enum {
 	OPT_KUBECONFIG = 0x100,
@@ -24,6 +29,12 @@ enum {
 	OPT_SYNC_MIN,
 	OPT_SYNC_MAX,
 	OPT_CLEANUP,
+	OPT_DEVICES,
+	OPT_NODE_IP,
+	OPT_XDP,
+	OPT_MAGLEV_SIZE,
+	OPT_MAGLEV_SEED,
+	OPT_NODEPORT,
 };
 
 void lb_config_usage(FILE *out)
@@ -51,7 +62,22 @@ void lb_config_usage(FILE *out)
 		"(default " LB_DEFAULT_METRICS_LISTEN ")\n"
 		"  --sync-min-interval=DUR   at most one sync per DUR (default 100ms)\n"
 		"  --sync-max-interval=DUR   full reconcile at least every DUR (default 30s)\n"
+		"\n"
+		"North-south (NodePort, externalIPs, LoadBalancer IPs at tc and XDP):\n"
+		"  --node-ip=ADDR            this node's address: NodePorts listen on it, remote\n"
+		"                            backends see it as the source (default: the address\n"
+		"                            of the default route's interface)\n"
+		"  --devices=IF[,IF...]      external interfaces (default: the one holding the\n"
+		"                            node address)\n"
+		"  --xdp=native|generic|off  also run the forward path at XDP (default off)\n"
+		"  --maglev-table-size=N     entries per Maglev table, a prime "
+		"(default 16381)\n"
+		"  --maglev-seed=STRING      flow hash seed; the same on every node "
+		"(default capstan)\n"
+		"  --nodeport=false          no tc/XDP programs (socket load balancing only)\n"
+		"\n"
 		"  --cleanup                 detach the programs and remove every pin, then exit\n"
+		"                            (with --devices: detach from those interfaces)\n"
 		"  -h, --help                this text\n" LOG_OPTIONS_HELP);
 }
 
@@ -119,6 +145,42 @@ static void default_node_name(struct lb_config *cfg)
 		 host);
 }
 
+/* "eth0,eth1": each a distinct interface name. */
+static int parse_devices(struct lb_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	const char *p = arg;
+
+	cfg->ndevices = 0;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 0 || len >= IF_NAMESIZE || cfg->ndevices == ARRAY_SIZE(cfg->devices)) {
+			snprintf(err, errlen,
+				 "--devices \"%s\": a list of at most %zu interface names", arg,
+				 ARRAY_SIZE(cfg->devices));
+			return -EINVAL;
+		}
+		snprintf(cfg->devices[cfg->ndevices], IF_NAMESIZE, "%.*s", (int)len, p);
+		for (size_t i = 0; i < cfg->ndevices; i++)
+			if (strcmp(cfg->devices[i], cfg->devices[cfg->ndevices]) == 0) {
+				snprintf(err, errlen, "--devices: %s is listed twice",
+					 cfg->devices[i]);
+				return -EINVAL;
+			}
+		cfg->ndevices++;
+		p += len;
+		if (*p == ',' && *++p == '\0') {
+			snprintf(err, errlen, "--devices \"%s\" ends with a comma", arg);
+			return -EINVAL;
+		}
+	}
+	if (cfg->ndevices == 0) {
+		snprintf(err, errlen, "--devices is empty");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check(struct lb_config *cfg, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -168,6 +230,12 @@ int lb_config_parse(struct lb_config *cfg, int argc, char **argv, char *err, siz
 		{ "sync-min-interval", required_argument, NULL, OPT_SYNC_MIN },
 		{ "sync-max-interval", required_argument, NULL, OPT_SYNC_MAX },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+		{ "devices", required_argument, NULL, OPT_DEVICES },
+		{ "node-ip", required_argument, NULL, OPT_NODE_IP },
+		{ "xdp", required_argument, NULL, OPT_XDP },
+		{ "maglev-table-size", required_argument, NULL, OPT_MAGLEV_SIZE },
+		{ "maglev-seed", required_argument, NULL, OPT_MAGLEV_SEED },
+		{ "nodeport", required_argument, NULL, OPT_NODEPORT },
 		{ "help", no_argument, NULL, 'h' },
 		LOG_LONG_OPTIONS,
 		{ 0 },
@@ -180,6 +248,10 @@ int lb_config_parse(struct lb_config *cfg, int argc, char **argv, char *err, siz
 		.metrics_listen = LB_DEFAULT_METRICS_LISTEN,
 		.sync_min_ns = LB_DEFAULT_SYNC_MIN_NS,
 		.sync_max_ns = LB_DEFAULT_SYNC_MAX_NS,
+		.xdp = LB_XDP_OFF,
+		.nodeport = true,
+		.maglev_m = LB_MAGLEV_DEFAULT_M,
+		.maglev_seed = "capstan",
 	};
 	default_node_name(cfg);
 	optind = 0; /* GNU: reinitialise, so parsing twice works */
@@ -241,6 +313,54 @@ int lb_config_parse(struct lb_config *cfg, int argc, char **argv, char *err, siz
 			break;
 		case OPT_CLEANUP:
 			cfg->cleanup = true;
+			break;
+		case OPT_DEVICES:
+			if (parse_devices(cfg, optarg, err, errlen) < 0)
+				return -EINVAL;
+			break;
+		case OPT_NODE_IP:
+			if (inet_pton(AF_INET, optarg, &cfg->node_ip) != 1 || cfg->node_ip == 0) {
+				snprintf(err, errlen, "--node-ip \"%s\" is not an IPv4 address",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_XDP:
+			if (strcmp(optarg, "native") == 0)
+				cfg->xdp = LB_XDP_NATIVE;
+			else if (strcmp(optarg, "generic") == 0)
+				cfg->xdp = LB_XDP_GENERIC;
+			else if (strcmp(optarg, "off") == 0)
+				cfg->xdp = LB_XDP_OFF;
+			else {
+				snprintf(err, errlen, "--xdp \"%s\": native, generic or off",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_MAGLEV_SIZE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || m > UINT32_MAX ||
+			    !lb_maglev_size_ok((uint32_t)m)) {
+				snprintf(err, errlen,
+					 "--maglev-table-size \"%s\" is not a prime in %u..%u",
+					 optarg, LB_MAGLEV_MIN_M, LB_MAGLEV_MAX_M);
+				return -EINVAL;
+			}
+			cfg->maglev_m = (uint32_t)m;
+			break;
+		}
+		case OPT_MAGLEV_SEED:
+			cfg->maglev_seed = optarg;
+			break;
+		case OPT_NODEPORT:
+			if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0) {
+				snprintf(err, errlen, "--nodeport \"%s\": true or false", optarg);
+				return -EINVAL;
+			}
+			cfg->nodeport = strcmp(optarg, "true") == 0;
 			break;
 		case 'h':
 			cfg->help = true;

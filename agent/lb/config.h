@@ -16,6 +16,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <linux/types.h>
+#include <net/if.h>
+
 #define LB_DEFAULT_SERVICE_CIDR "10.96.0.0/12"
 #define LB_DEFAULT_METRICS_LISTEN "127.0.0.1:9963"
 /*
@@ -35,6 +38,14 @@ struct lb_config {
 	const char *service_cidr;
 	const char *metrics_listen;
 	uint64_t sync_min_ns, sync_max_ns;
+	/* North-south: --devices (none: the one holding the node address), --node-ip. */
+	char devices[8][IF_NAMESIZE];
+	size_t ndevices;
+	__be32 node_ip; /* network order; 0: the default route's interface address */
+	int xdp;	/* enum lb_xdp_mode */
+	bool nodeport;	/* --nodeport=false turns the tc/XDP programs off */
+	uint32_t maglev_m;
+	const char *maglev_seed;
 	bool cleanup; /* --cleanup: unpin everything and exit */
 	bool help;
 };

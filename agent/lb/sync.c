@@ -18,12 +18,16 @@ struct lb_sync {
 	void (*on_change)(void *ctx);
 	void *ctx;
 	struct lb_hist *event_to_map;
+	__be32 node_ip;
+	struct lb_hc *hc;
 	struct tracker *svc_changes, *slice_changes;
 	/* Owned by the sync thread. */
 	json_t *services; /* "ns/name" -> service digest */
 	json_t *slices;	  /* "ns/name" -> slice digest */
 	json_t *by_svc;	  /* "ns/service" -> { slice key: true } */
 	json_t *retry;	  /* "ns/service" -> true: last write failed */
+	json_t *health;	  /* "ns/service" -> [port, local endpoints] */
+	bool health_dirty;
 };
 
 struct lb_sync *lb_sync_new(const struct lb_sync_config *cfg)
@@ -38,6 +42,9 @@ struct lb_sync *lb_sync_new(const struct lb_sync_config *cfg)
 	s->on_change = cfg->on_change;
 	s->ctx = cfg->ctx;
 	s->event_to_map = cfg->event_to_map;
+	s->node_ip = cfg->node_ip;
+	s->hc = cfg->hc;
+	s->health = json_object();
 	s->svc_changes = tracker_new();
 	s->slice_changes = tracker_new();
 	s->services = json_object();
@@ -57,6 +64,7 @@ void lb_sync_free(struct lb_sync *s)
 	json_decref(s->slices);
 	json_decref(s->by_svc);
 	json_decref(s->retry);
+	json_decref(s->health);
 	free(s->node);
 	free(s);
 }
@@ -174,6 +182,55 @@ static int dirty_cmp(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+/* Remember a service's health check port (0: none); marks a change. */
+static void health_note(struct lb_sync *s, const char *key, __u16 port, __u32 count)
+{
+	json_t *cur = json_object_get(s->health, key);
+
+	if (!port) {
+		if (cur) {
+			json_object_del(s->health, key);
+			s->health_dirty = true;
+		}
+		return;
+	}
+	if (cur && json_integer_value(json_array_get(cur, 0)) == port &&
+	    json_integer_value(json_array_get(cur, 1)) == count)
+		return;
+	json_object_set_new(s->health, key, json_pack("[ii]", port, count));
+	s->health_dirty = true;
+}
+
+/* Hand every health check port to the server. */
+static void health_push(struct lb_sync *s)
+{
+	struct lb_hc_service *v;
+	const char *key;
+	json_t *val;
+	size_t n = 0;
+	char err[256];
+
+	if (!s->hc || !s->health_dirty)
+		return;
+	v = xcalloc(json_object_size(s->health) + 1, sizeof(*v));
+	json_object_foreach(s->health, key, val) {
+		const char *slash = strchr(key, '/');
+
+		if (!slash)
+			continue;
+		v[n].port = (uint16_t)json_integer_value(json_array_get(val, 0));
+		v[n].local_endpoints = (uint32_t)json_integer_value(json_array_get(val, 1));
+		snprintf(v[n].ns, sizeof(v[n].ns), "%.*s", (int)(slash - key), key);
+		snprintf(v[n].name, sizeof(v[n].name), "%s", slash + 1);
+		n++;
+	}
+	/* A port that could not be opened is retried by the next push. */
+	s->health_dirty = lb_hc_set(s->hc, v, n, err, sizeof(err)) != 0;
+	if (s->health_dirty)
+		log_warn("health check ports: %s", err);
+	free(v);
+}
+
 /* Rebuild one service and write it; returns the writer's result. */
 static int sync_service(struct lb_sync *s, const struct dirty_item *d)
 {
@@ -192,8 +249,12 @@ static int sync_service(struct lb_sync *s, const struct dirty_item *d)
 		if (slice)
 			slices[n++] = slice;
 	}
-	if (svc && lb_model_build(svc, slices, n, s->node, &ports, err, sizeof(err)) < 0)
+	if (svc &&
+	    lb_model_build_node(svc, slices, n,
+				&(struct lb_model_node){ .name = s->node, .addr = s->node_ip },
+				&ports, err, sizeof(err)) < 0)
 		log_warn("service %s is not programmed: %s", d->key, err);
+	health_note(s, d->key, ports.hc_port, ports.local_endpoints);
 	rc = lb_writer_set_service(s->writer, d->key, ports.v, ports.n, &ops);
 	if (rc == 0 && ops > 0 && d->since_ns && s->event_to_map)
 		lb_hist_observe(s->event_to_map, (double)(now_mono_ns() - d->since_ns) / 1e9);
@@ -249,6 +310,7 @@ int lb_sync_run(struct lb_sync *s, bool want_full, struct lb_sync_result *res)
 	rc = lb_writer_commit(s->writer, res ? &res->writes : NULL);
 	if (rc && !first)
 		first = rc;
+	health_push(s);
 
 	if (res) {
 		res->full = full;

@@ -18,6 +18,10 @@
  * the first sync after a restart. Services whose write failed are retried
  * by the next run even if nothing changed.
  *
+ * The health check ports (externalTrafficPolicy: Local LoadBalancers) are
+ * kept per service beside the digests and handed to the health check
+ * server as a whole after any run that changed one of them.
+ *
  * Deleted services are handed to the writer before the others, so when one
  * service disappears and another takes its address in the same sync, the
  * address is free by the time the new one claims it.
@@ -31,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "agent/lb/healthcheck.h"
 #include "agent/lb/metrics.h"
 #include "agent/lb/writer.h"
 
@@ -40,6 +45,8 @@ struct lb_sync_config {
 	void (*on_change)(void *ctx); /* a change is pending; may be NULL */
 	void *ctx;
 	struct lb_hist *event_to_map; /* seconds from event to map write; may be NULL */
+	__be32 node_ip;		      /* NodePort frontends on this address; 0: none */
+	struct lb_hc *hc;	      /* healthCheckNodePort server; may be NULL */
 };
 
 struct lb_sync_result {
