@@ -5,6 +5,8 @@
  * client can tell which backend it reached:
  *   lbprobe serve tcp PORT NAME
  *   lbprobe serve udp PORT NAME
+ *   lbprobe serve tcpsrc PORT NAME  TCP, answering "NAME@CLIENT-ADDRESS" (the
+ *                                  source address the server saw)
  * Clients (every loop is bounded in count and time):
  *   lbprobe tcp ADDR PORT N        N connections; prints "NAME COUNT" per
  *                                  backend and "error ERRNO COUNT" per failure
@@ -95,7 +97,8 @@ static void set_timeouts(int fd, int ms)
 static int serve(const char *proto, const char *port, const char *name)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(port)) };
-	bool udp = strcmp(proto, "udp") == 0;
+	bool udp = strcmp(proto, "udp") == 0, src = strcmp(proto, "tcpsrc") == 0;
+	char reply[128];
 	int fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0), one = 1;
 	double deadline = now_ms() + SERVER_LIFETIME_S * 1e3;
 
@@ -119,16 +122,21 @@ static int serve(const char *proto, const char *port, const char *name)
 				sendto(fd, name, strlen(name), 0, (struct sockaddr *)&from, fl);
 			continue;
 		}
-		int c = accept(fd, NULL, NULL);
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		int c = accept(fd, (struct sockaddr *)&peer, &pl);
 		if (c < 0)
 			continue;
+		snprintf(reply, sizeof(reply), "%s", name);
+		if (src)
+			snprintf(reply, sizeof(reply), "%s@%s", name, inet_ntoa(peer.sin_addr));
 		if (fork() == 0) {
 			/* Name on connect; name again for every message until EOF. */
 			set_timeouts(c, 120000);
-			if (write(c, name, strlen(name)) < 0)
+			if (write(c, reply, strlen(reply)) < 0)
 				_exit(0);
 			while (read(c, buf, sizeof(buf)) > 0)
-				if (write(c, name, strlen(name)) < 0)
+				if (write(c, reply, strlen(reply)) < 0)
 					break;
 			_exit(0);
 		}
