@@ -29,6 +29,8 @@ static const char *const hook_names[] = {
 	[CAPSTAN_HOOK_RECVMSG4] = "recvmsg4", [CAPSTAN_HOOK_GETPEERNAME4] = "getpeername4",
 	[CAPSTAN_HOOK_CONNECT6] = "connect6", [CAPSTAN_HOOK_SENDMSG6] = "sendmsg6",
 	[CAPSTAN_HOOK_RECVMSG6] = "recvmsg6", [CAPSTAN_HOOK_GETPEERNAME6] = "getpeername6",
+	[CAPSTAN_HOOK_TC_INGRESS] = "tc-in",  [CAPSTAN_HOOK_TC_EGRESS] = "tc-out",
+	[CAPSTAN_HOOK_XDP] = "xdp",
 };
 
 /* "255.255.255.255:65535/proto255" and its NUL. */
@@ -816,6 +818,13 @@ static const char *hook_name(__u8 hook, char *buf, size_t len)
 	return buf;
 }
 
+/* The north-south programs see packets from a client, not sockets. */
+static bool hook_is_packet(__u8 hook)
+{
+	return hook == CAPSTAN_HOOK_TC_INGRESS || hook == CAPSTAN_HOOK_TC_EGRESS ||
+	       hook == CAPSTAN_HOOK_XDP;
+}
+
 /* recvmsg and getpeername translate a reply back: the service comes from the backend. */
 static bool hook_is_reverse(__u8 hook)
 {
@@ -857,8 +866,14 @@ static void json_event(const struct capstan_event *ev, int64_t wall_ns, struct b
 		json_object_set_new(o, "backend_port", json_integer(ntohs(ev->be_port)));
 		json_object_set_new(o, "backend_id", json_integer(ev->backend_id));
 	}
-	json_object_set_new(o, "netns", json_integer((json_int_t)ev->netns));
-	json_object_set_new(o, "cookie", json_integer((json_int_t)ev->cookie));
+	if (hook_is_packet(ev->hook)) {
+		fmt_addr(a, sizeof(a), ev->client_addr);
+		json_object_set_new(o, "client_address", json_string(a));
+		json_object_set_new(o, "client_port", json_integer(ntohs(ev->client_port)));
+	} else {
+		json_object_set_new(o, "netns", json_integer((json_int_t)ev->netns));
+		json_object_set_new(o, "cookie", json_integer((json_int_t)ev->cookie));
+	}
 	json_emit(o, CLI_LB_OUT_JSON_LINE, out);
 }
 
@@ -896,6 +911,11 @@ int cli_lb_format_event(const void *data, size_t len, int64_t wall_offset_ns,
 		buf_appendf(out, " %s %s:%u backend %u", hook_is_reverse(ev.hook) ? "<-" : "->", be,
 			    ntohs(ev.be_port), ev.backend_id);
 	}
-	buf_appendf(out, " netns %llu\n", (unsigned long long)ev.netns);
+	if (hook_is_packet(ev.hook)) {
+		fmt_addr(be, sizeof(be), ev.client_addr);
+		buf_appendf(out, " client %s:%u\n", be, ntohs(ev.client_port));
+	} else {
+		buf_appendf(out, " netns %llu\n", (unsigned long long)ev.netns);
+	}
 	return 0;
 }

@@ -77,11 +77,21 @@ static int config_get(int fd, __u32 *flags)
 	return 0;
 }
 
+/*
+ * Only the flags change: the rest of the entry (node address, Maglev size
+ * and seed, SNAT ports) is the agent's, and the north-south programs
+ * translate nothing without it. The entry is read back and written whole
+ * (an array map has no partial update); the agent writes it only when it
+ * starts.
+ */
 static int config_set(int fd, __u32 flags)
 {
-	struct capstan_config cfg = { .flags = flags };
+	struct capstan_config cfg;
 	__u32 key = 0;
 
+	if (bpf_map_lookup_elem(fd, &key, &cfg) != 0)
+		return -errno;
+	cfg.flags = flags;
 	return bpf_map_update_elem(fd, &key, &cfg, BPF_ANY) != 0 ? -errno : 0;
 }
 

@@ -705,6 +705,24 @@ TEST(cli_lb_bpf_monitor_restores_only_the_events_bit)
 	ASSERT_EQ(r.status, 0);
 	ASSERT_EQ(config_flags(&p), 0x80);
 	run_free(&r);
+
+	/* The agent's part of the entry (the north-south programs need it) survives. */
+	{
+		struct capstan_config cfg = { .flags = 0,
+					      .maglev_m = 16381,
+					      .node_ip = 0x0b00a8c0 };
+		struct capstan_config after;
+		__u32 key = 0;
+
+		ASSERT_OK(bpf_map_update_elem(p.cfg, &key, &cfg, BPF_ANY));
+		r = run_capstan(args);
+		ASSERT_EQ(r.status, 0);
+		ASSERT_OK(bpf_map_lookup_elem(p.cfg, &key, &after));
+		ASSERT_EQ(after.node_ip, cfg.node_ip);
+		ASSERT_EQ(after.maglev_m, 16381);
+		ASSERT_EQ(after.flags, 0);
+		run_free(&r);
+	}
 }
 
 TEST(cli_lb_bpf_monitor_sigint_json_and_restore)

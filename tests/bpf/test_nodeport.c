@@ -1290,3 +1290,65 @@ TEST(nodeport_xdp_local_backend_is_passed_translated)
 	ASSERT_EQ(pkt_ip(&out)->ttl, 64);
 	ASSERT_EQ(svc_counters(&n, REV_UDP).flows, 1);
 }
+
+/* ---------------------------------------------------------------- events */
+
+struct seen_events {
+	struct capstan_event ev[4];
+	int n;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct seen_events *s = ctx;
+
+	if (len >= sizeof(struct capstan_event) && s->n < 4)
+		memcpy(&s->ev[s->n++], data, sizeof(struct capstan_event));
+	return 0;
+}
+
+TEST(nodeport_events_name_the_client_hook_and_backend)
+{
+	struct node n = setup();
+	struct spec syn = { .src = CLIENT,
+			    .dst = NODE,
+			    .sport = 40070,
+			    .dport = NP_LOCAL_PORT,
+			    .proto = IPPROTO_TCP,
+			    .tcp_flags = 0x02,
+			    .seq = 1 };
+	struct spec refused = { .src = CLIENT,
+				.dst = LB_IP,
+				.sport = 40071,
+				.dport = LB_PORT,
+				.proto = IPPROTO_TCP,
+				.tcp_flags = 0x02,
+				.seq = 1 };
+	struct seen_events seen = { .n = 0 };
+	struct ring_buffer *rb;
+	struct pkt in, out;
+
+	set_config(&n, CAPSTAN_CFG_EVENTS);
+	rb = ring_buffer__new(map_fd(n.skel->maps.capstan_evt_v2), on_event, &seen, NULL);
+	ASSERT_NOT_NULL(rb);
+	in = build(&syn);
+	ASSERT_EQ(run_xdp(&n, &in, &out), XDP_PASS);	   /* a new flow: one event */
+	ASSERT_EQ(run_tc(&n, n.in, &in, &out), TC_ACT_OK); /* established: none */
+	in = build(&refused);
+	ASSERT_EQ(run_tc(&n, n.in, &in, &out), TC_ACT_SHOT);
+	ASSERT(ring_buffer__consume(rb) >= 0);
+	ring_buffer__free(rb);
+
+	ASSERT_EQ(seen.n, 2);
+	ASSERT_EQ(seen.ev[0].hook, CAPSTAN_HOOK_XDP);
+	ASSERT_EQ(seen.ev[0].drop, 0);
+	ASSERT_EQ(seen.ev[0].rev_nat_id, REV_LOCAL);
+	ASSERT_EQ(seen.ev[0].backend_id, BE_LOCAL);
+	ASSERT_EQ(seen.ev[0].be_addr, ip(LOCAL_BE));
+	ASSERT_EQ(seen.ev[0].svc_addr, ip(NODE));
+	ASSERT_EQ(seen.ev[0].client_addr, ip(CLIENT));
+	ASSERT_EQ(seen.ev[0].client_port, htons(40070));
+	ASSERT_EQ(seen.ev[1].hook, CAPSTAN_HOOK_TC_INGRESS);
+	ASSERT_EQ(seen.ev[1].drop, CAPSTAN_DROP_SOURCE_RANGE);
+	ASSERT_EQ(seen.ev[1].backend_id, 0);
+}

@@ -9,7 +9,7 @@
 # --devices np1a,np1b); node2 only routes to its pod. The client is not in
 # the agent's cgroup: its packets meet the programs on np1a. Backends answer
 # "NAME@SOURCE" so the test sees whether the client address was kept.
-# Checked in tc mode, then again after a restart with XDP (generic).
+# Checked in tc mode, then again after restarts with XDP, generic and native.
 source "$(dirname "$0")/../harness/lib.sh"
 source "$(dirname "$0")/../harness/netns.sh"
 require_root
@@ -158,7 +158,29 @@ stop_pid "$agent_pid"
 start_agent generic
 in_ns node1 ip link show np1a | grep -q xdpgeneric || fail "no XDP program on np1a"
 in_ns node1 ip link show np1b | grep -q xdpgeneric || fail "no XDP program on np1b"
-check_paths xdp
+check_paths xdp-generic
+
+# XDP in the veth driver. A veth only takes XDP_TX / redirected frames when
+# its peer runs NAPI, which GRO turns on.
+in_ns client ethtool -K eth0 gro on >/dev/null
+in_ns node2 ethtool -K np2b gro on >/dev/null
+stop_pid "$agent_pid"
+start_agent native
+in_ns node1 ip link show np1a | grep -q 'xdp ' || fail "no native XDP program on np1a"
+check_paths xdp-native
+# New flows are translated by the XDP program itself, not passed on to tc.
+in_ns node1 "$BUILD/bin/capstan" lb monitor --bpffs-dir "$bpffs/capstan" --count 5 \
+	--duration 10 >"$dir/monitor.out" 2>&1 &
+mon=$!
+defer stop_pid "$mon"
+sleep 0.5
+only 10.244.200.1 30081 5 pod2@10.244.200.1 || fail "xdp-native: NodePort during monitor"
+wait "$mon" || true
+[ "$(grep -c ' xdp tcp 10.244.200.1:30081 -> 10.244.2.11:8080 .* client 10.244.200.2:' \
+	"$dir/monitor.out")" -eq 5 ] || fail "monitor: $(cat "$dir/monitor.out")"
+m=$(in_ns node1 curl -s http://127.0.0.1:9963/metrics)
+grep -q 'capstan_service_flows_total{namespace="default",service="np-remote",port="30081",proto="tcp",address="10.244.200.1",scope="external"} [1-9]' <<<"$m" ||
+	fail "flows metric: $(grep flows_total <<<"$m")"
 
 # --cleanup detaches from the devices.
 stop_pid "$agent_pid"
@@ -166,4 +188,4 @@ in_ns node1 "$BUILD/bin/capstan-agent" --cleanup --bpffs-dir "$bpffs/capstan" --
 	>>"$dir/agent.log" 2>&1 || fail "cleanup failed"
 [ -z "$(in_ns node1 tc filter show dev np1a ingress)" ] || fail "tc filter left on np1a"
 in_ns node1 ip link show np1a | grep -q xdp && fail "XDP program left on np1a"
-echo "north-south: NodePort local+remote (SNAT), externalIP, LB IP with Local policy, reset, health check ports, tc and XDP (generic)"
+echo "north-south: NodePort local+remote (SNAT), externalIP, LB IP with Local policy, reset, health check ports; tc, XDP generic and native"

@@ -11,6 +11,7 @@
 #include "agent/lb/config.h"
 #include "agent/lb/loader.h"
 #include "agent/lb/metrics.h"
+#include "agent/lb/nodeport.h"
 #include "agent/lb/route.h"
 #include "log.h"
 
@@ -197,4 +198,66 @@ TEST(agent_config_finds_the_cgroup2_mount)
 	ASSERT_OK(rc);
 	ASSERT(path[0] == '/');
 	ASSERT_EQ(lb_loader_find_cgroup2(path, 2), -ENOENT); /* does not fit */
+}
+
+TEST(agent_config_north_south_flags)
+{
+	struct lb_config c;
+	char err[256];
+	__be32 want;
+
+	ASSERT_OK(PARSE(&c, "--static", "/tmp/x.json"));
+	ASSERT_EQ(c.ndevices, 0);
+	ASSERT_EQ(c.node_ip, 0);
+	ASSERT_EQ(c.xdp, LB_XDP_OFF);
+	ASSERT(c.nodeport);
+	ASSERT_EQ(c.maglev_m, 16381);
+	ASSERT_STREQ(c.maglev_seed, "capstan");
+
+	ASSERT_OK(PARSE(&c, "--static", "/tmp/x.json", "--devices=eth0,bond1", "--node-ip",
+			"172.31.0.11", "--xdp=generic", "--maglev-table-size", "65537",
+			"--maglev-seed=prod-east", "--nodeport=false"));
+	ASSERT_EQ(c.ndevices, 2);
+	ASSERT_STREQ(c.devices[0], "eth0");
+	ASSERT_STREQ(c.devices[1], "bond1");
+	inet_pton(AF_INET, "172.31.0.11", &want);
+	ASSERT_EQ(c.node_ip, want);
+	ASSERT_EQ(c.xdp, LB_XDP_GENERIC);
+	ASSERT_EQ(c.maglev_m, 65537);
+	ASSERT_STREQ(c.maglev_seed, "prod-east");
+	ASSERT(!c.nodeport);
+	ASSERT_OK(PARSE(&c, "--static", "/tmp/x.json", "--xdp", "native"));
+	ASSERT_EQ(c.xdp, LB_XDP_NATIVE);
+}
+
+TEST(agent_config_north_south_bad_values_name_the_flag)
+{
+	static const struct {
+		const char *flag, *value, *msg;
+	} cases[] = {
+		{ "--devices", "", "--devices" },
+		{ "--devices", "eth0,", "ends with a comma" },
+		{ "--devices", "eth0,,eth1", "--devices" },
+		{ "--devices", "eth0,eth0", "listed twice" },
+		{ "--devices", "a-name-longer-than-ifnamsiz", "--devices" },
+		{ "--devices", "a,b,c,d,e,f,g,h,i", "at most 8" },
+		{ "--node-ip", "10.0.0", "--node-ip" },
+		{ "--node-ip", "fd00::1", "not an IPv4 address" },
+		{ "--node-ip", "0.0.0.0", "--node-ip" },
+		{ "--xdp", "fast", "native, generic or off" },
+		{ "--maglev-table-size", "16380", "not a prime" },
+		{ "--maglev-table-size", "131", "not a prime in 251..131071" },
+		{ "--maglev-table-size", "262147", "--maglev-table-size" },
+		{ "--maglev-table-size", "16381x", "--maglev-table-size" },
+		{ "--nodeport", "yes", "true or false" },
+	};
+	struct lb_config c;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_EQ(PARSE(&c, "--static", "/tmp/x.json", cases[i].flag, cases[i].value),
+			  -EINVAL);
+		ASSERT_MSG(strstr(err, cases[i].msg) != NULL, "%s %s: %s", cases[i].flag,
+			   cases[i].value, err);
+	}
 }

@@ -522,6 +522,38 @@ TEST(cli_lb_event_lines)
 	buf_free(&b);
 }
 
+TEST(cli_lb_event_packet_path_names_the_client)
+{
+	struct capstan_event ev = event(CAPSTAN_HOOK_XDP, IPPROTO_TCP, 0);
+	const int64_t off = EV_WALL_NS - EV_TS_NS;
+	struct buf b = { 0 };
+	json_t *j;
+
+	utc();
+	ev.cookie = 0;
+	ev.netns = 0;
+	ev.client_addr = ip("10.244.200.2");
+	ev.client_port = htons(40000);
+	ASSERT_OK(cli_lb_format_event(&ev, sizeof(ev), off, CLI_LB_OUT_TEXT, &b));
+	ASSERT_STREQ(b.data, "12:00:01.123456 xdp tcp 10.96.0.10:80 -> 10.244.1.5:8080 "
+			     "backend 7 client 10.244.200.2:40000\n");
+	buf_reset(&b);
+	ev.hook = CAPSTAN_HOOK_TC_INGRESS;
+	ev.drop = CAPSTAN_DROP_SOURCE_RANGE;
+	ASSERT_OK(cli_lb_format_event(&ev, sizeof(ev), off, CLI_LB_OUT_TEXT, &b));
+	ASSERT_STREQ(b.data, "12:00:01.123456 tc-in tcp 10.96.0.10:80 refused: source_range "
+			     "client 10.244.200.2:40000\n");
+	buf_reset(&b);
+	ASSERT_OK(cli_lb_format_event(&ev, sizeof(ev), off, CLI_LB_OUT_JSON, &b));
+	j = parse_json(b.data);
+	ASSERT_STREQ(jsonx_str(j, "hook", ""), "tc-in");
+	ASSERT_STREQ(jsonx_str(j, "client_address", ""), "10.244.200.2");
+	ASSERT_EQ(jsonx_int(j, "client_port", 0), 40000);
+	ASSERT_NULL(json_object_get(j, "netns"));
+	json_decref(j);
+	buf_free(&b);
+}
+
 TEST(cli_lb_event_json_and_longer_record)
 {
 	char rec[sizeof(struct capstan_event) + 16] = { 0 };
