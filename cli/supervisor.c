@@ -330,6 +330,9 @@ static void add_node_components(int i)
 	arg(cp, "--kubeconfig=%s/kubeconfig", C->data_dir);
 	arg(cp, "--node-name=node%d", i);
 	arg(cp, "--service-cidr=%s", CLUSTER_SERVICE_CIDR);
+	/* NodePorts on the node address, translated where packets enter the node. */
+	arg(cp, "--node-ip=%s", ip);
+	arg(cp, "--devices=%s", C->multi ? "eth0" : CLUSTER_BRIDGE);
 	if (C->multi) {
 		arg(cp, "--cgroup-path=%s", cg);
 		arg(cp, "--bpffs-dir=/sys/fs/bpf/capstan-node%d", i);
@@ -410,7 +413,7 @@ static void node_host_cleanup(int i)
 			   C->bin_dir, i);
 	else
 		cluster_sh("'%s/capstan-agent' --cleanup --bpffs-dir=/sys/fs/bpf/capstan "
-			   ">/dev/null 2>&1",
+			   "--devices=" CLUSTER_BRIDGE " >/dev/null 2>&1",
 			   C->bin_dir);
 }
 

@@ -46,6 +46,15 @@ __attribute__((format(printf, 2, 0))) static int libbpf_to_log(enum libbpf_print
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
+	/*
+	 * bpf_tc_hook_create on a device that already has its clsact qdisc
+	 * (every agent start after the first) fails with EEXIST, which the
+	 * caller expects; libbpf still relays the kernel's note about it.
+	 */
+	if (lvl == LOG_LVL_WARN && strstr(line, "Exclusivity flag on"))
+		lvl = LOG_LVL_DEBUG;
+	if (!log_enabled(lvl))
+		return 0;
 	log_emit(lvl, "libbpf", 0, "%s", line);
 	return 0;
 }

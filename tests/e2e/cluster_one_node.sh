@@ -46,6 +46,19 @@ for p in $pods; do expect "answers spread over the pods" "$p" "$answers"; done
 [ "$(sort -u <<<"$answers" | wc -l)" -eq 3 ] || fail "answers not from the 3 pods: $answers"
 out=$("$capstan" lb list)
 expect "lb list" "$ip:80/TCP" "$out"
+# A NodePort on the node address (the host here): both views programmed, and
+# the host's own connection translated by the socket hooks.
+kubectl expose deployment web --name web-np --type=NodePort --port=80 >/dev/null
+np=$(kubectl get service web-np -o jsonpath='{.spec.ports[0].nodePort}')
+np_views() { [ "$("$capstan" lb list | grep -c "^172.31.0.1:$np/TCP")" -eq 2 ]; }
+wait_for 20 np_views || fail "NodePort views: $("$capstan" lb list | grep -A3 "^172.31.0.1")"
+"$capstan" lb list | grep -q "^172.31.0.1:$np/TCP .*\[nodeport\] \[external view\]" ||
+	fail "no external view: $("$capstan" lb list | grep "^172.31.0.1")"
+# (its EndpointSlice follows the Service: until then the port is refused)
+wait_for 20 curl -sf -m 3 "http://172.31.0.1:$np/" || fail "NodePort from the host never answered"
+answers=$(for i in $(seq 10); do curl -sf -m 3 "http://172.31.0.1:$np/" || echo FAILED; done)
+grep -q FAILED <<<"$answers" && fail "NodePort from the host: $answers"
+kubectl delete service web-np >/dev/null
 
 # From inside another pod: by ClusterIP, by the service variables the kubelet
 # sets, and the API through the kubernetes Service.

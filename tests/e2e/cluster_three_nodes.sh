@@ -2,7 +2,8 @@
 # `capstan up --nodes 3`: three simulated nodes (network namespaces on the
 # bridge capstan0, each with its own containerd, kubelet and agent). Pods
 # spread over the nodes; pods reach pods on other nodes and services
-# balance across nodes; a node whose kubelet stops goes NotReady, its pods
+# balance across nodes; a NodePort on one node reaches pods on every node
+# (and with externalTrafficPolicy Local, its own); a node whose kubelet stops goes NotReady, its pods
 # are evicted after their (shortened) toleration and recreated on the other
 # nodes, and the service keeps answering throughout.
 source "$(dirname "$0")/../harness/lib.sh"
@@ -81,16 +82,44 @@ for p in $others; do
 	grep -qx "direct $p $name" <<<"$out" || fail "pod-to-pod node1 -> $p ($name): $out"
 done
 [ "$(grep -c '^service web-' <<<"$out")" -eq 30 ] || fail "service from node1: $out"
-for i in 1 2 3; do
-	seen=0
-	for name in $(awk -v n="node$i" '$2 == n { print $1 }' <<<"$pods"); do
-		grep -q "^service $name$" <<<"$out" && seen=1
+every_node_answered() { # ANSWERS WHAT: some pod of each node is among ANSWERS
+	local i name seen
+	for i in 1 2 3; do
+		seen=0
+		for name in $(awk -v n="node$i" '$2 == n { print $1 }' <<<"$pods"); do
+			grep -q "$name$" <<<"$1" && seen=1
+		done
+		[ $seen -eq 1 ] || fail "$2: no answer from node$i's pods: $1"
 	done
-	[ $seen -eq 1 ] || fail "no answer from node$i's pods in 30 requests: $out"
-done
+}
+every_node_answered "$(grep '^service ' <<<"$out")" "service from node1"
 
 # A process on node2 itself (its cgroup and namespace) reaches the service too.
 node_run 2 curl -sf -m 3 "http://$ip/" | grep -q '^web-' || fail "service from node2's host"
+
+# ---------------------------------------------------------------- NodePort
+# From the host, outside every node: node1's address at the NodePort reaches
+# pods on all three nodes (node1's own directly, the others through SNAT),
+# translated by node1's tc programs on its eth0.
+kubectl patch service web -p '{"spec":{"type":"NodePort","ports":[{"port":80,"nodePort":30080}]}}' >/dev/null
+nodeport_answers() { # N: "NAME" per answer from 172.31.0.11:30080
+	local i
+	for i in $(seq "$1"); do curl -sf -m 2 http://172.31.0.11:30080/ || echo failed; done
+}
+wait_for 20 curl -sf -m 2 http://172.31.0.11:30080/ || fail "NodePort on node1 never answered"
+out=$(nodeport_answers 30)
+grep -q failed <<<"$out" && fail "NodePort requests failed: $out"
+every_node_answered "$out" "NodePort on node1"
+flows=$("$capstan" lb stats --bpffs-dir /sys/fs/bpf/capstan-node1 |
+	awk '$1 == "172.31.0.11:30080/TCP" && $2 == "ext" { print $7 }')
+[ "${flows:-0}" -ge 30 ] || fail "node1 counted ${flows:-no} NodePort flows"
+# externalTrafficPolicy Local: node1's pods only.
+kubectl patch service web -p '{"spec":{"externalTrafficPolicy":"Local"}}' >/dev/null
+on_node1=$(awk '$2 == "node1" { print $1 }' <<<"$pods")
+only_node1() {
+	[ "$(nodeport_answers 10 | grep -cxF -f <(echo "$on_node1"))" -eq 10 ]
+}
+wait_for 20 only_node1 || fail "Local policy: answers from other nodes: $(nodeport_answers 10)"
 
 # ---------------------------------------------------------------- node failure
 # node3's kubelet stops (SIGSTOP: a hung kubelet; the supervisor does not
