@@ -274,6 +274,7 @@ static int setup_nodeport(struct agent *a)
 {
 	const struct lb_config *cfg = a->cfg;
 	struct capstan_config nc = {
+		.flags = cfg->nodeport_reset ? 0 : CAPSTAN_CFG_NO_RST,
 		.maglev_m = cfg->maglev_m,
 		.maglev_seed = lb_maglev_seed(cfg->maglev_seed),
 		.snat_port_min = CAPSTAN_SNAT_PORT_MIN,

@@ -35,6 +35,7 @@ enum {
 	OPT_MAGLEV_SIZE,
 	OPT_MAGLEV_SEED,
 	OPT_NODEPORT,
+	OPT_RESET,
 };
 
 void lb_config_usage(FILE *out)
@@ -75,6 +76,8 @@ void lb_config_usage(FILE *out)
 		"  --maglev-seed=STRING      flow hash seed; the same on every node "
 		"(default capstan)\n"
 		"  --nodeport=false          no tc/XDP programs (socket load balancing only)\n"
+		"  --nodeport-reset=false    drop (and count) a SYN to a frontend without a ready\n"
+		"                            backend instead of answering it with a TCP reset\n"
 		"\n"
 		"  --cleanup                 detach the programs and remove every pin, then exit\n"
 		"                            (with --devices: detach from those interfaces)\n"
@@ -236,6 +239,7 @@ int lb_config_parse(struct lb_config *cfg, int argc, char **argv, char *err, siz
 		{ "maglev-table-size", required_argument, NULL, OPT_MAGLEV_SIZE },
 		{ "maglev-seed", required_argument, NULL, OPT_MAGLEV_SEED },
 		{ "nodeport", required_argument, NULL, OPT_NODEPORT },
+		{ "nodeport-reset", required_argument, NULL, OPT_RESET },
 		{ "help", no_argument, NULL, 'h' },
 		LOG_LONG_OPTIONS,
 		{ 0 },
@@ -250,6 +254,7 @@ int lb_config_parse(struct lb_config *cfg, int argc, char **argv, char *err, siz
 		.sync_max_ns = LB_DEFAULT_SYNC_MAX_NS,
 		.xdp = LB_XDP_OFF,
 		.nodeport = true,
+		.nodeport_reset = true,
 		.maglev_m = LB_MAGLEV_DEFAULT_M,
 		.maglev_seed = "capstan",
 	};
@@ -356,11 +361,15 @@ int lb_config_parse(struct lb_config *cfg, int argc, char **argv, char *err, siz
 			cfg->maglev_seed = optarg;
 			break;
 		case OPT_NODEPORT:
+		case OPT_RESET:
 			if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0) {
-				snprintf(err, errlen, "--nodeport \"%s\": true or false", optarg);
+				snprintf(err, errlen, "%s \"%s\": true or false",
+					 opt == OPT_NODEPORT ? "--nodeport" : "--nodeport-reset",
+					 optarg);
 				return -EINVAL;
 			}
-			cfg->nodeport = strcmp(optarg, "true") == 0;
+			*(opt == OPT_NODEPORT ? &cfg->nodeport : &cfg->nodeport_reset) =
+				strcmp(optarg, "true") == 0;
 			break;
 		case 'h':
 			cfg->help = true;

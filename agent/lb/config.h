@@ -41,9 +41,10 @@ struct lb_config {
 	/* North-south: --devices (none: the one holding the node address), --node-ip. */
 	char devices[8][IF_NAMESIZE];
 	size_t ndevices;
-	__be32 node_ip; /* network order; 0: the default route's interface address */
-	int xdp;	/* enum lb_xdp_mode */
-	bool nodeport;	/* --nodeport=false turns the tc/XDP programs off */
+	__be32 node_ip;	     /* network order; 0: the default route's interface address */
+	int xdp;	     /* enum lb_xdp_mode */
+	bool nodeport;	     /* --nodeport=false turns the tc/XDP programs off */
+	bool nodeport_reset; /* answer a SYN without backend with a reset (else drop) */
 	uint32_t maglev_m;
 	const char *maglev_seed;
 	bool cleanup; /* --cleanup: unpin everything and exit */

@@ -61,10 +61,12 @@ contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 EOF
 
-start_agent() { # XDP-MODE
+start_agent() { # XDP-MODE [FLAGS...]
+	local mode=$1
+	shift
 	bg_in_ns node1 "$BUILD/bin/capstan-agent" --kubeconfig "$dir/kubeconfig" --node-name node1 \
 		--cgroup-path "$cg" --bpffs-dir "$bpffs/capstan" --node-ip 10.244.200.1 \
-		--devices np1a,np1b --xdp "$1" --metrics-listen 127.0.0.1:9963 --v=4 \
+		--devices np1a,np1b --xdp "$mode" --metrics-listen 127.0.0.1:9963 --v=4 "$@" \
 		>>"$dir/agent.log" 2>&1
 	agent_pid=$!
 	defer stop_pid "$agent_pid"
@@ -181,6 +183,15 @@ wait "$mon" || true
 m=$(in_ns node1 curl -s http://127.0.0.1:9963/metrics)
 grep -q 'capstan_service_flows_total{namespace="default",service="np-remote",port="30081",proto="tcp",address="10.244.200.1",scope="external"} [1-9]' <<<"$m" ||
 	fail "flows metric: $(grep flows_total <<<"$m")"
+
+# --nodeport-reset=false: a SYN without a local endpoint is dropped and counted.
+stop_pid "$agent_pid"
+start_agent off --nodeport-reset=false
+drops() { in_ns node1 "$BUILD/bin/capstan" lb stats --bpffs-dir "$bpffs/capstan" | awk '$1 == "no_backend" { print $2 }'; }
+before=$(drops)
+out=$(in_ns client "$probe" refused 10.244.200.1 30084)
+[[ $out == "errno ECONNREFUSED"* ]] && fail "reset sent with --nodeport-reset=false"
+[ "$(drops)" -gt "$before" ] || fail "dropped SYN not counted: $before -> $(drops)"
 
 # --cleanup detaches from the devices.
 stop_pid "$agent_pid"

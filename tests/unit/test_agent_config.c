@@ -211,12 +211,13 @@ TEST(agent_config_north_south_flags)
 	ASSERT_EQ(c.node_ip, 0);
 	ASSERT_EQ(c.xdp, LB_XDP_OFF);
 	ASSERT(c.nodeport);
+	ASSERT(c.nodeport_reset);
 	ASSERT_EQ(c.maglev_m, 16381);
 	ASSERT_STREQ(c.maglev_seed, "capstan");
 
 	ASSERT_OK(PARSE(&c, "--static", "/tmp/x.json", "--devices=eth0,bond1", "--node-ip",
 			"172.31.0.11", "--xdp=generic", "--maglev-table-size", "65537",
-			"--maglev-seed=prod-east", "--nodeport=false"));
+			"--maglev-seed=prod-east", "--nodeport=false", "--nodeport-reset=false"));
 	ASSERT_EQ(c.ndevices, 2);
 	ASSERT_STREQ(c.devices[0], "eth0");
 	ASSERT_STREQ(c.devices[1], "bond1");
@@ -226,6 +227,7 @@ TEST(agent_config_north_south_flags)
 	ASSERT_EQ(c.maglev_m, 65537);
 	ASSERT_STREQ(c.maglev_seed, "prod-east");
 	ASSERT(!c.nodeport);
+	ASSERT(!c.nodeport_reset);
 	ASSERT_OK(PARSE(&c, "--static", "/tmp/x.json", "--xdp", "native"));
 	ASSERT_EQ(c.xdp, LB_XDP_NATIVE);
 }
@@ -250,6 +252,7 @@ TEST(agent_config_north_south_bad_values_name_the_flag)
 		{ "--maglev-table-size", "262147", "--maglev-table-size" },
 		{ "--maglev-table-size", "16381x", "--maglev-table-size" },
 		{ "--nodeport", "yes", "true or false" },
+		{ "--nodeport-reset", "1", "--nodeport-reset \"1\": true or false" },
 	};
 	struct lb_config c;
 	char err[256];
