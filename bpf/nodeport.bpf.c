@@ -15,9 +15,11 @@
  *                    capstan_np_in untouched
  *
  * A packet that is not for a frontend and not a reply of a translated flow
- * passes untouched (TC_ACT_OK, XDP_PASS), whatever it is: these programs sit
- * on the node's uplink and must not disturb its other traffic. The drops
- * they make are all counted by reason.
+ * passes untouched (TC_ACT_UNSPEC: on to the next filter, XDP_PASS),
+ * whatever it is: these programs sit on the node's uplink and must not
+ * disturb its other traffic. Even a malformed header is dropped only when
+ * it was sent to an external service address. Every drop is counted by
+ * reason.
  */
 #include "vmlinux.h"
 
@@ -29,7 +31,12 @@
 #include "nodeport.h"
 #include "icmp.h"
 
-#define TC_ACT_OK 0
+/*
+ * Not TC_ACT_OK: in direct-action mode any verdict >= 0 ends the filter
+ * chain, and other filters on the device (a firewall, another tool) must
+ * still see what we pass or translate.
+ */
+#define TC_ACT_UNSPEC (-1)
 #define TC_ACT_SHOT 2
 
 /*
@@ -96,7 +103,7 @@ static __always_inline int np_tc_verdict(int ret, long verdict)
 {
 	if (ret == NP_REDIRECTED)
 		return (int)verdict;
-	return ret < 0 ? TC_ACT_SHOT : TC_ACT_OK;
+	return ret < 0 ? TC_ACT_SHOT : TC_ACT_UNSPEC;
 }
 
 SEC("tc")
@@ -105,33 +112,27 @@ int capstan_np_in(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct np_run r = { .ctx = skb, .ifindex = skb->ifindex, .hook = CAPSTAN_HOOK_TC_INGRESS };
 	enum np_parse parsed;
-	long verdict = TC_ACT_OK;
+	long verdict = TC_ACT_UNSPEC;
 	int ret;
 
 	parsed = np_parse(data, end, &r.p);
-	if (parsed == NP_PARSE_NOT_IPV4)
-		return TC_ACT_OK;
-	if (parsed == NP_PARSE_MALFORMED) {
-		count_drop(CAPSTAN_DROP_MALFORMED);
-		return TC_ACT_SHOT;
-	}
-	if (!np_load_config(&r))
-		return TC_ACT_OK;
+	if (parsed == NP_PARSE_NOT_IPV4 || !np_load_config(&r))
+		return TC_ACT_UNSPEC;
 	r.now = bpf_ktime_get_ns();
-	if (parsed == NP_PARSE_CUT_L4)
+	if (parsed == NP_PARSE_MALFORMED || parsed == NP_PARSE_CUT_L4)
 		return np_is_external_vip(&r) ? np_tc_verdict(np_drop(CAPSTAN_DROP_MALFORMED), 0)
-					      : TC_ACT_OK;
+					      : TC_ACT_UNSPEC;
 
 	if (r.p.t.proto == NP_IPPROTO_ICMP) {
 		ret = np_icmp_error_in(&r, &verdict);
 		return np_tc_verdict(ret, verdict);
 	}
 	if (r.p.t.proto != IPPROTO_TCP && r.p.t.proto != IPPROTO_UDP)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (np_frag_ports(&r) < 0) {
 		if (np_is_external_vip(&r))
 			return np_tc_verdict(np_drop(CAPSTAN_DROP_FRAG_NO_FLOW), 0);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 
 	ret = np_snat_reply_path(&r, false, &verdict);
@@ -140,8 +141,12 @@ int capstan_np_in(struct __sk_buff *skb)
 	ret = np_forward_path(&r, false, &verdict);
 	if (ret == -CAPSTAN_DROP_NO_BACKEND && r.p.t.proto == IPPROTO_TCP &&
 	    (r.p.tcp_flags & (NP_TCP_SYN | NP_TCP_ACK | NP_TCP_RST)) == NP_TCP_SYN &&
-	    !(r.cfg.flags & CAPSTAN_CFG_NO_RST))
-		return (int)np_reset(&r);
+	    !(r.cfg.flags & CAPSTAN_CFG_NO_RST)) {
+		long rst = np_reset(&r);
+
+		/* A reset that could not be built: the SYN is dropped (and counted). */
+		return rst < 0 ? TC_ACT_SHOT : (int)rst;
+	}
 	return np_tc_verdict(ret, verdict);
 }
 
@@ -154,14 +159,14 @@ int capstan_np_out(struct __sk_buff *skb)
 
 	/* What this node sends is not ours to judge: only replies are translated. */
 	if (np_parse(data, end, &r.p) != NP_PARSE_OK || !np_load_config(&r))
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	r.now = bpf_ktime_get_ns();
 	if (r.p.t.proto == NP_IPPROTO_ICMP)
 		return np_tc_verdict(np_icmp_error_out(&r), 0);
 	if (r.p.t.proto != IPPROTO_TCP && r.p.t.proto != IPPROTO_UDP)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (np_frag_ports(&r) < 0)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	ret = np_local_reply_path(&r);
 	return np_tc_verdict(ret, 0);
 }
@@ -175,11 +180,8 @@ int capstan_np_xdp(struct xdp_md *ctx)
 	long verdict = XDP_PASS;
 	int ret;
 
+	/* Anything unusual, malformed headers included, is judged (and counted) by tc. */
 	parsed = np_parse(data, end, &r.p);
-	if (parsed == NP_PARSE_MALFORMED) {
-		count_drop(CAPSTAN_DROP_MALFORMED);
-		return XDP_DROP;
-	}
 	if (parsed != NP_PARSE_OK || r.p.fragment ||
 	    (r.p.t.proto != IPPROTO_TCP && r.p.t.proto != IPPROTO_UDP) || !np_load_config(&r))
 		return XDP_PASS;

@@ -105,16 +105,25 @@ static int attach_device(struct lb_np *np, const char *dev, enum lb_xdp_mode xdp
 	}
 	rc = xdp_detach_ours(ifindex);
 	if (rc == 0 && xdp != LB_XDP_OFF) {
-		__u32 flags = xdp == LB_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+		/* Someone else's XDP program is refused (EBUSY), never replaced. */
+		__u32 flags = XDP_FLAGS_UPDATE_IF_NOEXIST |
+			      (xdp == LB_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
 
 		if (bpf_xdp_attach(ifindex, bpf_program__fd(np->skel->progs.capstan_np_xdp), flags,
 				   NULL) != 0)
 			rc = -errno;
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "XDP (%s) on %s: %s", xdp_mode_name(xdp), dev, strerror(-rc));
+		snprintf(err, errlen, "XDP (%s) on %s: %s%s", xdp_mode_name(xdp), dev,
+			 strerror(-rc),
+			 rc == -EBUSY || rc == -EEXIST ? " (another XDP program is attached)" : "");
 		return rc;
 	}
+	if (xdp == LB_XDP_GENERIC)
+		log_warn("XDP generic on %s runs after GRO: its checksum arithmetic needs complete "
+			 "checksums, so turn GRO and checksum offload off there (ethtool -K %s gro "
+			 "off tx off) or use native XDP",
+			 dev, dev);
 	log_info("north-south programs on %s (ifindex %d): tc ingress and egress, XDP %s", dev,
 		 ifindex, xdp_mode_name(xdp));
 	return 0;
@@ -183,11 +192,30 @@ int lb_np_detach(const char *const *devices, size_t n, char *err, size_t errlen)
 	return first;
 }
 
+/*
+ * SNAT source ports must not be ports the node's own sockets pick: warn
+ * when ip_local_port_range reaches into them.
+ */
+static void check_port_range(const struct capstan_config *c)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned lo, hi;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%u %u", &lo, &hi) == 2 && hi >= c->snat_port_min && lo <= c->snat_port_max)
+		log_warn("ip_local_port_range %u-%u overlaps the NodePort SNAT ports %u-%u: a "
+			 "connection of the node's own may collide with a translated flow",
+			 lo, hi, c->snat_port_min, c->snat_port_max);
+	fclose(f);
+}
+
 int lb_np_write_config(int cfg_fd, const struct capstan_config *want)
 {
 	struct capstan_config cur, next = *want;
 	__u32 key = 0;
 
+	check_port_range(want);
 	if (bpf_map_lookup_elem(cfg_fd, &key, &cur) == 0)
 		next.flags = (next.flags & ~CAPSTAN_CFG_EVENTS) | (cur.flags & CAPSTAN_CFG_EVENTS);
 	return bpf_map_update_elem(cfg_fd, &key, &next, BPF_ANY) == 0 ? 0 : -errno;

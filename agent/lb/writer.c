@@ -63,8 +63,10 @@ struct fe_state {
 	size_t nranges, ranges_cap;
 	bool mgl_present; /* a Maglev table may be in the map (external views) */
 	uint64_t mgl_sig; /* what the table was built from; 0 = unknown */
-	uint64_t gen;	  /* round that last set it */
-	uint64_t seen;	  /* set_service call that last set it */
+	__u32 *mgl_ids;	  /* backend ids the table names (each holds a reference) */
+	size_t mgl_n;
+	uint64_t gen;  /* round that last set it */
+	uint64_t seen; /* set_service call that last set it */
 };
 
 struct be_state {
@@ -428,6 +430,13 @@ static int fe_revnat(struct lb_writer *w, struct fe_state *st)
 			return err;
 		}
 		err = op_zero(w, LB_MAP_SVC_COUNTERS, id);
+		/*
+		 * A table left under this id (by a crash between a port's removal
+		 * and its table's) must not serve the new port before its own
+		 * table is written.
+		 */
+		if (!err && st->scope == CAPSTAN_SCOPE_EXTERNAL && w->ops->maglev_del)
+			err = op_done(w, w->ops->maglev_del(w->ctx, id), true, LB_MAP_MAGLEV);
 		if (err) {
 			lb_ids_release(w->rnat_ids, id);
 			return err;
@@ -557,54 +566,84 @@ static int mgl_backend_cmp(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-/*
- * An external view's Maglev table over its slot backends: rebuilt and
- * swapped only when that set (identities and ids) changed. No backends:
- * no table (the datapath refuses before it would look).
- */
-static int fe_maglev(struct lb_writer *w, struct fe_state *st, const __u32 *ids, size_t m)
+/* The table now names ids[0..n): hold them instead of the previous ones. */
+static void fe_maglev_hold(struct lb_writer *w, struct fe_state *st, const __u32 *ids, size_t n)
 {
+	for (size_t i = 0; i < n; i++)
+		be_ref(w, ids[i], false);
+	for (size_t i = 0; i < st->mgl_n; i++)
+		be_unref(w, st->mgl_ids[i], false);
+	free(st->mgl_ids);
+	st->mgl_ids = n ? xmalloc(n * sizeof(*ids)) : NULL;
+	if (n)
+		memcpy(st->mgl_ids, ids, n * sizeof(*ids));
+	st->mgl_n = n;
+}
+
+/*
+ * An external view's Maglev table over the backends its slots hold now (the
+ * mirror, so a table never names a backend that a failed slot write left
+ * out of the map): rebuilt and swapped only when that set (identities and
+ * ids) changed. No backends: no table (the datapath refuses before it
+ * would look). The ids a table names hold a reference, so a backend stays
+ * in the backends map while a table that could not be replaced still
+ * names it.
+ */
+static int fe_maglev(struct lb_writer *w, struct fe_state *st)
+{
+	size_t m = st->present ? MIN((size_t)st->s0.count, st->nslots) : 0, n = 0;
 	struct lb_maglev_backend *mb;
 	uint64_t sig = 0xcbf29ce484222325ULL;
-	__u32 *table;
+	__u32 *table, *ids;
 	int err;
 
 	if (st->scope != CAPSTAN_SCOPE_EXTERNAL || !w->ops->maglev_set || !w->ops->maglev_del)
 		return 0;
-	if (m == 0) {
+	mb = xcalloc(m + 1, sizeof(*mb));
+	for (size_t i = 0; i < m; i++) {
+		const struct capstan_backend *b;
+
+		if (!st->slots[i])
+			continue;
+		b = &w->be[st->slots[i]].val;
+		mb[n].key = lb_key_pack(b->addr, b->port, b->proto);
+		mb[n].id = st->slots[i];
+		mb[n].weight = 1;
+		n++;
+	}
+	if (n == 0) {
+		free(mb);
 		if (!st->mgl_present)
 			return 0;
 		err = op_done(w, w->ops->maglev_del(w->ctx, st->rev_nat_id), true, LB_MAP_MAGLEV);
 		if (!err) {
 			st->mgl_present = false;
 			st->mgl_sig = 0;
+			fe_maglev_hold(w, st, NULL, 0);
 		}
 		return err;
 	}
-	mb = xcalloc(m, sizeof(*mb));
-	for (size_t i = 0; i < m; i++) {
-		const struct capstan_backend *b = &w->be[ids[i]].val;
-
-		mb[i].key = lb_key_pack(b->addr, b->port, b->proto);
-		mb[i].id = ids[i];
-		mb[i].weight = 1;
-	}
-	qsort(mb, m, sizeof(*mb), mgl_backend_cmp);
-	for (size_t i = 0; i < m; i++)
+	qsort(mb, n, sizeof(*mb), mgl_backend_cmp);
+	for (size_t i = 0; i < n; i++)
 		sig = sig_add(sig_add(sig, mb[i].key), mb[i].id);
 	if (st->mgl_present && st->mgl_sig == sig) {
 		free(mb);
 		return 0;
 	}
 	table = xcalloc(w->maglev_m, sizeof(*table));
-	err = lb_maglev_build(mb, m, w->maglev_m, w->maglev_seed, table);
+	ids = xcalloc(n, sizeof(*ids));
+	err = lb_maglev_build(mb, n, w->maglev_m, w->maglev_seed, table);
 	if (!err)
 		err = op_done(w, w->ops->maglev_set(w->ctx, st->rev_nat_id, table, w->maglev_m),
 			      false, LB_MAP_MAGLEV);
 	if (!err) {
 		st->mgl_present = true;
 		st->mgl_sig = sig;
+		for (size_t i = 0; i < n; i++)
+			ids[i] = mb[i].id;
+		fe_maglev_hold(w, st, ids, n);
 	}
+	free(ids);
 	free(table);
 	free(mb);
 	return err;
@@ -708,7 +747,7 @@ static int fe_apply(struct lb_writer *w, struct fe_state *st, const struct lb_fr
 	__u32 *old, old_flags;
 	size_t nold;
 	uint32_t stamp;
-	bool s0_same;
+	bool s0_same, terms_known = false;
 	int err = 0;
 
 	/* Two marks per call: stamp = wanted in a slot, stamp + 1 = seen. */
@@ -733,6 +772,7 @@ static int fe_apply(struct lb_writer *w, struct fe_state *st, const struct lb_fr
 		else
 			term[nterm++] = id;
 	}
+	terms_known = true;
 
 	err = fe_revnat(w, st);
 	if (err)
@@ -771,6 +811,10 @@ static int fe_apply(struct lb_writer *w, struct fe_state *st, const struct lb_fr
 		if (err)
 			goto out;
 	}
+	/* The table follows the slots before the slots beyond the count go. */
+	err = fe_maglev(w, st);
+	if (err)
+		goto out;
 	for (size_t i = st->nslots; i > m; i--) {
 		if (fe_slot(st, i)) {
 			err = fe_slot_delete(w, st, i);
@@ -781,12 +825,17 @@ static int fe_apply(struct lb_writer *w, struct fe_state *st, const struct lb_fr
 	err = fe_vip(w, st, fe->vip_flags);
 	if (err)
 		goto out;
-	fe_set_term(w, st, term, nterm);
 	err = fe_ranges_prune(w, st, fe->ranges, fe->nranges);
-	if (err)
-		goto out;
-	err = fe_maglev(w, st, slots, m);
 out:
+	/*
+	 * Whatever failed, the terminating list and the table follow what the
+	 * slots hold now: a backend that left the slots keeps its reference
+	 * (established flows), and the table names nothing the slots dropped.
+	 */
+	if (terms_known)
+		fe_set_term(w, st, term, nterm);
+	if (err && st->rev_nat_id)
+		fe_maglev(w, st);
 	affinity_forget(w, st, old, nold, old_flags);
 	for (size_t i = 0; i < nheld; i++)
 		be_unref(w, held[i], false);
@@ -810,6 +859,7 @@ static void fe_free(struct lb_writer *w, struct fe_state *st)
 	free(st->slots);
 	free(st->term);
 	free(st->ranges);
+	free(st->mgl_ids);
 	free(st);
 }
 
@@ -835,7 +885,7 @@ static int fe_remove(struct lb_writer *w, struct fe_state *st)
 	err = fe_ranges_prune(w, st, NULL, 0);
 	if (err)
 		return err;
-	err = fe_maglev(w, st, NULL, 0);
+	err = fe_maglev(w, st);
 	if (err)
 		return err;
 	if (st->rev_nat_id) {
@@ -896,6 +946,7 @@ static void mirror_reset(struct lb_writer *w)
 		free(all[i]->slots);
 		free(all[i]->term);
 		free(all[i]->ranges);
+		free(all[i]->mgl_ids);
 		free(all[i]);
 	}
 	free(all);

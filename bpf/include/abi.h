@@ -48,19 +48,19 @@
 #define CAPSTAN_MAP_FRAG "capstan_frag_v1"
 #define CAPSTAN_MAP_SRC_RANGES "capstan_srcr_v1"
 
-#define CAPSTAN_SVC_MAX 65536		/* service map entries (all slots) */
-#define CAPSTAN_BACKEND_MAX 65536	/* backend ids are 1..CAPSTAN_BACKEND_MAX-1 */
-#define CAPSTAN_REVNAT_MAX 65536	/* rev-NAT ids are 1..CAPSTAN_REVNAT_MAX-1 */
+#define CAPSTAN_SVC_MAX 65536	  /* service map entries (all slots) */
+#define CAPSTAN_BACKEND_MAX 65536 /* backend ids are 1..CAPSTAN_BACKEND_MAX-1 */
+#define CAPSTAN_REVNAT_MAX 65536  /* rev-NAT ids are 1..CAPSTAN_REVNAT_MAX-1 */
 #define CAPSTAN_VIP_MAX 16384
-#define CAPSTAN_SOCK_REVNAT_MAX 65536	/* LRU */
-#define CAPSTAN_AFFINITY_MAX 65536	/* LRU */
+#define CAPSTAN_SOCK_REVNAT_MAX 65536 /* LRU */
+#define CAPSTAN_AFFINITY_MAX 65536    /* LRU */
 #define CAPSTAN_MAX_BACKENDS_PER_SVC 4096
-#define CAPSTAN_EVENTS_BYTES (1 << 20)	/* ring buffer size */
-#define CAPSTAN_CT_MAX 262144		/* LRU: two entries per north-south flow */
-#define CAPSTAN_MAGLEV_MAX 4096		/* frontends with a Maglev table */
-#define CAPSTAN_MAGLEV_DEFAULT_M 16381	/* entries per table (prime) */
-#define CAPSTAN_FRAG_MAX 8192		/* LRU: datagrams in flight as fragments */
-#define CAPSTAN_SRC_RANGES_MAX 16384	/* loadBalancerSourceRanges prefixes, all services */
+#define CAPSTAN_EVENTS_BYTES (1 << 20) /* ring buffer size */
+#define CAPSTAN_CT_MAX 262144	       /* LRU: two entries per north-south flow */
+#define CAPSTAN_MAGLEV_MAX 4096	       /* frontends with a Maglev table */
+#define CAPSTAN_MAGLEV_DEFAULT_M 16381 /* entries per table (prime) */
+#define CAPSTAN_FRAG_MAX 8192	       /* LRU: datagrams in flight as fragments */
+#define CAPSTAN_SRC_RANGES_MAX 16384   /* loadBalancerSourceRanges prefixes, all services */
 
 /*
  * Services map (hash). One service port (address, port, protocol) owns
@@ -73,12 +73,12 @@
  * or slot 0's count first, then the slots beyond it (shrinking).
  */
 struct capstan_svc_key {
-	__be32 addr;	/* frontend IPv4 address, network byte order */
-	__be16 port;	/* frontend port, network byte order */
-	__u16 slot;	/* 0 = the service entry, 1..count = backend slots */
-	__u8 proto;	/* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
-	__u8 scope;	/* CAPSTAN_SCOPE_*: which datapath reads the entry */
-	__u8 pad[2];	/* zero */
+	__be32 addr; /* frontend IPv4 address, network byte order */
+	__be16 port; /* frontend port, network byte order */
+	__u16 slot;  /* 0 = the service entry, 1..count = backend slots */
+	__u8 proto;  /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+	__u8 scope;  /* CAPSTAN_SCOPE_*: which datapath reads the entry */
+	__u8 pad[2]; /* zero */
 };
 
 /*
@@ -91,8 +91,8 @@ struct capstan_svc_key {
  * address), externalIPs and LoadBalancer ingress IPs have both.
  */
 enum capstan_scope {
-	CAPSTAN_SCOPE_INTERNAL = 0,	/* socket hooks */
-	CAPSTAN_SCOPE_EXTERNAL = 1,	/* tc / XDP on external interfaces */
+	CAPSTAN_SCOPE_INTERNAL = 0, /* socket hooks */
+	CAPSTAN_SCOPE_EXTERNAL = 1, /* tc / XDP on external interfaces */
 };
 
 struct capstan_svc_val {
@@ -100,30 +100,34 @@ struct capstan_svc_val {
 	__u16 count;		/* slot 0: backend slots in use (0 = no ready backend) */
 	__u16 rev_nat_id;	/* slot 0: service port id (rev-NAT map, counters) */
 	__u32 flags;		/* slot 0: CAPSTAN_SVC_F_* */
-	__u32 affinity_timeout;	/* slot 0: seconds, with CAPSTAN_SVC_F_AFFINITY */
+	__u32 affinity_timeout; /* slot 0: seconds, with CAPSTAN_SVC_F_AFFINITY */
 };
 
 /* Service flags (slot 0). */
-#define CAPSTAN_SVC_F_AFFINITY (1u << 0)	/* sessionAffinity: ClientIP */
-#define CAPSTAN_SVC_F_LOCAL_INTERNAL (1u << 1)	/* internalTrafficPolicy: Local (slots hold
-						 * local backends only) */
-#define CAPSTAN_SVC_F_NODEPORT (1u << 2)	/* a NodePort frontend (the node address and
-						 * the node port) */
-#define CAPSTAN_SVC_F_LOCAL_EXTERNAL (1u << 3)	/* externalTrafficPolicy: Local (external
-						 * view: local backends only, no SNAT) */
-#define CAPSTAN_SVC_F_SOURCE_RANGES (1u << 4)	/* loadBalancerSourceRanges: a client must
-						 * match an entry of the source-ranges trie */
-#define CAPSTAN_SVC_F_EXTERNAL_IP (1u << 5)	/* a spec.externalIPs frontend */
-#define CAPSTAN_SVC_F_LOADBALANCER (1u << 6)	/* a status.loadBalancer ingress IP */
+#define CAPSTAN_SVC_F_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
+#define CAPSTAN_SVC_F_LOCAL_INTERNAL                          \
+	(1u << 1) /* internalTrafficPolicy: Local (slots hold \
+		   * local backends only) */
+#define CAPSTAN_SVC_F_NODEPORT                                 \
+	(1u << 2) /* a NodePort frontend (the node address and \
+		   * the node port) */
+#define CAPSTAN_SVC_F_LOCAL_EXTERNAL                        \
+	(1u << 3) /* externalTrafficPolicy: Local (external \
+		   * view: local backends only, no SNAT) */
+#define CAPSTAN_SVC_F_SOURCE_RANGES                                                     \
+	(1u << 4)			     /* loadBalancerSourceRanges: a client must \
+					      * match an entry of the source-ranges trie */
+#define CAPSTAN_SVC_F_EXTERNAL_IP (1u << 5)  /* a spec.externalIPs frontend */
+#define CAPSTAN_SVC_F_LOADBALANCER (1u << 6) /* a status.loadBalancer ingress IP */
 
 /* Backends map (hash): backend id (__u32, host order) -> address. */
 struct capstan_backend {
-	__be32 addr;	/* backend IPv4 address, network byte order */
-	__be16 port;	/* backend port, network byte order */
-	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 state;	/* CAPSTAN_BE_* */
-	__u8 flags;	/* CAPSTAN_BE_F_* */
-	__u8 pad[3];	/* zero */
+	__be32 addr; /* backend IPv4 address, network byte order */
+	__be16 port; /* backend port, network byte order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 state;  /* CAPSTAN_BE_* */
+	__u8 flags;  /* CAPSTAN_BE_F_* */
+	__u8 pad[3]; /* zero */
 };
 
 /*
@@ -135,8 +139,8 @@ struct capstan_backend {
 
 enum capstan_backend_state {
 	CAPSTAN_BE_ACTIVE = 0,
-	CAPSTAN_BE_TERMINATING = 1,	/* in no slot: kept for existing flows; an affinity
-					 * entry naming it is not followed */
+	CAPSTAN_BE_TERMINATING = 1, /* in no slot: kept for existing flows; an affinity
+				     * entry naming it is not followed */
 };
 
 /*
@@ -145,8 +149,8 @@ enum capstan_backend_state {
  * the backend.
  */
 struct capstan_revnat {
-	__be32 addr;	/* service IPv4 address */
-	__be16 port;	/* service port */
+	__be32 addr; /* service IPv4 address */
+	__be16 port; /* service port */
 	__u8 proto;
 	__u8 pad;
 };
@@ -172,15 +176,15 @@ struct capstan_revnat {
  * appear to come from the service) and getpeername.
  */
 struct capstan_sock_revnat_key {
-	__u64 cookie;	/* bpf_get_socket_cookie() of the socket */
-	__be32 addr;	/* backend address the socket talks to */
-	__be16 port;	/* backend port */
-	__u16 pad;	/* zero */
+	__u64 cookie; /* bpf_get_socket_cookie() of the socket */
+	__be32 addr;  /* backend address the socket talks to */
+	__be16 port;  /* backend port */
+	__u16 pad;    /* zero */
 };
 
 struct capstan_sock_revnat_val {
-	__be32 addr;		/* service address */
-	__be16 port;		/* service port */
+	__be32 addr; /* service address */
+	__be16 port; /* service port */
 	__u16 rev_nat_id;
 };
 
@@ -194,9 +198,9 @@ struct capstan_sock_revnat_val {
 #define CAPSTAN_AFF_CLIENT_ADDR (1ULL << 63)
 
 struct capstan_affinity_key {
-	__u64 client;		/* netns cookie, or CAPSTAN_AFF_CLIENT_ADDR | host-order IPv4 */
-	__u32 rev_nat_id;	/* the service port */
-	__u32 pad;		/* zero */
+	__u64 client;	  /* netns cookie, or CAPSTAN_AFF_CLIENT_ADDR | host-order IPv4 */
+	__u32 rev_nat_id; /* the service port */
+	__u32 pad;	  /* zero */
 };
 
 /*
@@ -207,24 +211,24 @@ struct capstan_affinity_key {
 struct capstan_affinity_val {
 	__u32 backend_id;
 	__u32 pad;
-	__u64 last_used_ns;	/* bpf_ktime_get_ns() of the last connection */
+	__u64 last_used_ns; /* bpf_ktime_get_ns() of the last connection */
 };
 
 /* Per-CPU counters per service port (view), indexed by rev_nat_id. */
 struct capstan_svc_counters {
-	__u64 connects;		/* connect() translated (TCP and connected UDP) */
-	__u64 udp_msgs;		/* unconnected UDP datagrams translated (sendmsg) */
-	__u64 refused;		/* refused because no backend was ready */
-	__u64 flows;		/* external view: new flows translated (tc / XDP) */
-	__u64 packets;		/* external view: packets translated, both directions */
-	__u64 bytes;		/* external view: bytes of those packets (IP length) */
+	__u64 connects; /* connect() translated (TCP and connected UDP) */
+	__u64 udp_msgs; /* unconnected UDP datagrams translated (sendmsg) */
+	__u64 refused;	/* refused because no backend was ready */
+	__u64 flows;	/* external view: new flows translated (tc / XDP) */
+	__u64 packets;	/* external view: packets translated, both directions */
+	__u64 bytes;	/* external view: bytes of those packets (IP length) */
 };
 
 /* Per-CPU counters per backend, indexed by backend id. */
 struct capstan_backend_counters {
-	__u64 connects;		/* connections sent to this backend */
-	__u64 udp_msgs;		/* unconnected datagrams sent to this backend */
-	__u64 flows;		/* north-south flows sent to this backend */
+	__u64 connects; /* connections sent to this backend */
+	__u64 udp_msgs; /* unconnected datagrams sent to this backend */
+	__u64 flows;	/* north-south flows sent to this backend */
 };
 
 /*
@@ -233,28 +237,30 @@ struct capstan_backend_counters {
  */
 enum capstan_drop_reason {
 	CAPSTAN_DROP_NONE = 0,
-	CAPSTAN_DROP_NO_BACKEND,	/* service has no ready backend */
-	CAPSTAN_DROP_NO_SLOT,		/* a slot 1..count is missing (never expected) */
-	CAPSTAN_DROP_NO_BACKEND_ENTRY,	/* a slot names a backend id not in the map */
-	CAPSTAN_DROP_PORT_NOT_SERVED,	/* service address, but not a service port */
-	CAPSTAN_DROP_EVENT_LOST,	/* a trace event found the ring buffer full (the
-					 * connection itself went through) */
-	CAPSTAN_DROP_MALFORMED,		/* a packet for a frontend with a bad or cut header */
-	CAPSTAN_DROP_FRAG_NO_FLOW,	/* a non-first fragment whose first was not seen */
-	CAPSTAN_DROP_SOURCE_RANGE,	/* client outside loadBalancerSourceRanges */
-	CAPSTAN_DROP_SNAT_EXHAUSTED,	/* no free SNAT port towards that backend */
-	CAPSTAN_DROP_FIB,		/* no route or neighbour to forward a translated
-					 * packet */
-	CAPSTAN_DROP_CT_FULL,		/* the conntrack map refused a new entry */
-	CAPSTAN_DROP_CSUM,		/* a checksum helper failed */
+	CAPSTAN_DROP_NO_BACKEND,       /* service has no ready backend */
+	CAPSTAN_DROP_NO_SLOT,	       /* a slot 1..count is missing (never expected) */
+	CAPSTAN_DROP_NO_BACKEND_ENTRY, /* a slot names a backend id not in the map */
+	CAPSTAN_DROP_PORT_NOT_SERVED,  /* service address, but not a service port */
+	CAPSTAN_DROP_EVENT_LOST,       /* a trace event found the ring buffer full (the
+					* connection itself went through) */
+	CAPSTAN_DROP_MALFORMED,	       /* a packet for a frontend with a bad or cut header */
+	CAPSTAN_DROP_FRAG_NO_FLOW,     /* a non-first fragment whose first was not seen */
+	CAPSTAN_DROP_SOURCE_RANGE,     /* client outside loadBalancerSourceRanges */
+	CAPSTAN_DROP_SNAT_EXHAUSTED,   /* no free SNAT port towards that backend */
+	CAPSTAN_DROP_FIB,	       /* no route or neighbour to forward a translated
+					* packet */
+	CAPSTAN_DROP_CT_FULL,	       /* the conntrack map refused a new entry */
+	CAPSTAN_DROP_CSUM,	       /* a checksum helper failed */
 	CAPSTAN_DROP__MAX,
 };
 
 /* Names for tools, indexed by enum capstan_drop_reason. */
-#define CAPSTAN_DROP_NAMES                                                                 \
-	{ "none", "no_backend", "no_slot", "no_backend_entry", "port_not_served",          \
-	  "event_lost", "malformed", "frag_no_flow", "source_range", "snat_exhausted",     \
-	  "fib", "ct_full", "csum" }
+#define CAPSTAN_DROP_NAMES                                                              \
+	{                                                                               \
+		"none", "no_backend", "no_slot", "no_backend_entry", "port_not_served", \
+			"event_lost", "malformed", "frag_no_flow", "source_range",      \
+			"snat_exhausted", "fib", "ct_full", "csum"                      \
+	}
 
 /*
  * Runtime configuration: the single entry (key 0) of the config array map,
@@ -262,20 +268,21 @@ enum capstan_drop_reason {
  * then node_ip is 0 and those programs translate nothing.
  */
 struct capstan_config {
-	__u32 flags;		/* CAPSTAN_CFG_* */
-	__u32 maglev_m;		/* entries of every Maglev table (prime) */
-	__u32 maglev_seed;	/* flow hash seed, the same on every node */
-	__be32 node_ip;		/* SNAT source for remote backends, network order */
-	__u16 snat_port_min;	/* SNAT source ports, host order: a range the node's */
-	__u16 snat_port_max;	/* own sockets do not use (outside ip_local_port_range) */
+	__u32 flags;	     /* CAPSTAN_CFG_* */
+	__u32 maglev_m;	     /* entries of every Maglev table (prime) */
+	__u32 maglev_seed;   /* flow hash seed, the same on every node */
+	__be32 node_ip;	     /* SNAT source for remote backends, network order */
+	__u16 snat_port_min; /* SNAT source ports, host order: a range the node's */
+	__u16 snat_port_max; /* own sockets do not use (outside ip_local_port_range) */
 	__u32 pad;
 };
 
-#define CAPSTAN_CFG_EVENTS (1u << 0)	/* emit a capstan_event per translation/refusal */
-#define CAPSTAN_CFG_NO_RST (1u << 1)	/* drop a SYN for a frontend without backends
-					 * instead of answering it with a reset */
+#define CAPSTAN_CFG_EVENTS (1u << 0) /* emit a capstan_event per translation/refusal */
+#define CAPSTAN_CFG_NO_RST                                      \
+	(1u << 1) /* drop a SYN for a frontend without backends \
+		   * instead of answering it with a reset */
 
-#define CAPSTAN_SNAT_PORT_MIN 61000	/* above Linux's default ip_local_port_range */
+#define CAPSTAN_SNAT_PORT_MIN 61000 /* above Linux's default ip_local_port_range */
 #define CAPSTAN_SNAT_PORT_MAX 65535
 
 /* Where an event came from. */
@@ -288,28 +295,28 @@ enum capstan_hook {
 	CAPSTAN_HOOK_SENDMSG6,
 	CAPSTAN_HOOK_RECVMSG6,
 	CAPSTAN_HOOK_GETPEERNAME6,
-	CAPSTAN_HOOK_TC_INGRESS,	/* north-south, from a client or a remote backend */
-	CAPSTAN_HOOK_TC_EGRESS,		/* north-south, a local backend's reply */
+	CAPSTAN_HOOK_TC_INGRESS, /* north-south, from a client or a remote backend */
+	CAPSTAN_HOOK_TC_EGRESS,	 /* north-south, a local backend's reply */
 	CAPSTAN_HOOK_XDP,
 };
 
 /* One ring buffer record (CAPSTAN_CFG_EVENTS on). */
 struct capstan_event {
-	__u64 ts_ns;		/* bpf_ktime_get_ns() */
-	__u64 cookie;		/* socket cookie; 0 on the packet path */
-	__u64 netns;		/* netns cookie of the socket; 0 on the packet path */
-	__u8 hook;		/* enum capstan_hook */
+	__u64 ts_ns;  /* bpf_ktime_get_ns() */
+	__u64 cookie; /* socket cookie; 0 on the packet path */
+	__u64 netns;  /* netns cookie of the socket; 0 on the packet path */
+	__u8 hook;    /* enum capstan_hook */
 	__u8 proto;
-	__u8 drop;		/* enum capstan_drop_reason; 0 = translated */
+	__u8 drop; /* enum capstan_drop_reason; 0 = translated */
 	__u8 pad;
 	__u16 rev_nat_id;
 	__u16 pad2;
-	__u32 backend_id;	/* 0 when refused */
-	__be32 svc_addr;	/* destination as the application asked */
+	__u32 backend_id; /* 0 when refused */
+	__be32 svc_addr;  /* destination as the application asked */
 	__be16 svc_port;
-	__be16 be_port;		/* translated destination (0 when refused) */
+	__be16 be_port; /* translated destination (0 when refused) */
 	__be32 be_addr;
-	__be32 client_addr;	/* packet path: the client (0 on the socket path) */
+	__be32 client_addr; /* packet path: the client (0 on the socket path) */
 	__be16 client_port;
 	__u16 pad3;
 };
@@ -327,9 +334,15 @@ struct capstan_event {
  *            map) and the client to restore.
  *
  * Both are written when a flow starts, REPLY first, so a reply never finds
- * FORWARD without it. A TCP SYN on a closed or expired flow starts a new
- * one; a FIN or RST marks both entries closing, which shortens their life.
- * Entries expire by age (last_seen_ns) as well as by LRU eviction.
+ * FORWARD without it. A TCP flow is "established" once the backend has
+ * answered: until then its entries live briefly, so SYNs that nobody
+ * answers (scans, spoofed sources) cannot hold SNAT ports and conntrack
+ * space for hours. A FIN is noted per direction; a RST, or a FIN from both
+ * ends, marks the flow closing. A TCP SYN on a closing or expired flow
+ * starts a new one. Entries expire by age (last_seen_ns) as well as by LRU
+ * eviction. Each program updates the entry it owns (FORWARD on the client
+ * side, REPLY on the backend side); the forward path merges what the REPLY
+ * entry learnt into FORWARD.
  */
 enum capstan_ct_dir {
 	CAPSTAN_CT_FORWARD = 0,
@@ -337,32 +350,38 @@ enum capstan_ct_dir {
 };
 
 struct capstan_ct_key {
-	__be32 saddr;	/* as on the wire, network order */
+	__be32 saddr; /* as on the wire, network order */
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u8 proto;	/* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 dir;	/* enum capstan_ct_dir */
-	__u8 pad[2];	/* zero */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 dir;    /* enum capstan_ct_dir */
+	__u8 pad[2]; /* zero */
 };
 
 struct capstan_ct_entry {
-	__u64 last_seen_ns;	/* bpf_ktime_get_ns(), refreshed at most once a second */
-	__u32 backend_id;	/* FORWARD: the backend; REPLY: the same */
-	__u16 rev_nat_id;	/* the frontend's external view */
-	__u8 flags;		/* CAPSTAN_CT_F_* */
+	__u64 last_seen_ns; /* bpf_ktime_get_ns(), refreshed at most once a second */
+	__u32 backend_id;   /* FORWARD: the backend; REPLY: the same */
+	__u16 rev_nat_id;   /* the frontend's external view */
+	__u8 flags;	    /* CAPSTAN_CT_F_* */
 	__u8 pad;
-	__be32 client_addr;	/* REPLY: the client to restore as destination */
+	__be32 client_addr; /* REPLY: the client to restore as destination */
 	__be16 client_port;
-	__be16 snat_port;	/* FORWARD and REPLY: the node's source port, 0 = no SNAT */
+	__be16 snat_port; /* FORWARD and REPLY: the node's source port, 0 = no SNAT */
 };
 
-#define CAPSTAN_CT_F_SNAT (1u << 0)	/* remote backend: source is node_ip:snat_port */
-#define CAPSTAN_CT_F_CLOSING (1u << 1)	/* TCP FIN or RST seen */
+#define CAPSTAN_CT_F_SNAT (1u << 0)	   /* remote backend: source is node_ip:snat_port */
+#define CAPSTAN_CT_F_CLOSING (1u << 1)	   /* TCP RST, or FIN from both ends */
+#define CAPSTAN_CT_F_ESTABLISHED (1u << 2) /* TCP: the backend has answered */
+#define CAPSTAN_CT_F_FIN_CLIENT (1u << 3)  /* TCP FIN from the client */
+#define CAPSTAN_CT_F_FIN_BACKEND (1u << 4) /* TCP FIN from the backend */
 
 /* Lifetimes, in seconds, of an entry since it was last seen. */
-#define CAPSTAN_CT_TCP_LIFETIME 21600
-#define CAPSTAN_CT_TCP_CLOSING_LIFETIME 10
+#define CAPSTAN_CT_TCP_LIFETIME 21600  /* established */
+#define CAPSTAN_CT_TCP_SYN_LIFETIME 60 /* not answered yet */
+#define CAPSTAN_CT_TCP_CLOSING_LIFETIME            \
+	60 /* at least a backend's TIME_WAIT, so a \
+	    * SNAT port is not reused under it */
 #define CAPSTAN_CT_OTHER_LIFETIME 60
 
 /*
@@ -384,9 +403,9 @@ struct capstan_ct_entry {
 struct capstan_frag_key {
 	__be32 saddr;
 	__be32 daddr;
-	__be16 id;	/* IPv4 identification */
+	__be16 id; /* IPv4 identification */
 	__u8 proto;
-	__u8 pad;	/* zero */
+	__u8 pad; /* zero */
 };
 
 struct capstan_frag_val {
@@ -402,9 +421,9 @@ struct capstan_frag_val {
  */
 struct capstan_src_range_key {
 	__u32 prefixlen;
-	__be16 rev_nat_id;	/* network order, so prefixes compare bit by bit */
-	__u16 pad;		/* zero */
-	__be32 addr;		/* client prefix, network order */
+	__be16 rev_nat_id; /* network order, so prefixes compare bit by bit */
+	__u16 pad;	   /* zero */
+	__be32 addr;	   /* client prefix, network order */
 };
 
 #endif

@@ -177,7 +177,7 @@ static __always_inline int np_icmp_forward(struct np_run *r, __be32 saddr, __be3
 					   long *verdict)
 {
 	struct bpf_fib_lookup fib;
-	int fib_ret = np_fib(r, saddr, daddr, &fib);
+	int fib_ret = np_fib(r, false, saddr, daddr, &fib);
 
 	return np_forward(r, false, &fib, fib_ret, verdict);
 }

@@ -278,12 +278,20 @@ static __always_inline int np_rewrite(struct np_run *r, bool xdp, const struct n
  * redirected. For tc an unresolved neighbour is left to bpf_redirect_neigh;
  * XDP checks the route first (np_route) and never gets here without one.
  */
-static __always_inline int np_fib(struct np_run *r, __be32 saddr, __be32 daddr,
+static __always_inline int np_fib(struct np_run *r, bool xdp, __be32 saddr, __be32 daddr,
 				  struct bpf_fib_lookup *fib)
 {
 	int ret;
 
 	__builtin_memset(fib, 0, sizeof(*fib));
+	/*
+	 * XDP asks about the MTU too: a frame too big for the egress device
+	 * goes on to tc (and the stack's answer) rather than being dropped by
+	 * the device. tc does not: its skbs may be GRO aggregates, segmented
+	 * again on the way out.
+	 */
+	if (xdp)
+		fib->tot_len = (__u16)r->p.len;
 	fib->family = NP_AF_INET;
 	fib->l4_protocol = r->p.t.proto;
 	fib->ifindex = r->ifindex;
@@ -388,25 +396,52 @@ static __always_inline bool np_ct_alive(const struct capstan_ct_entry *e, __u8 p
 	__u64 life = CAPSTAN_CT_OTHER_LIFETIME;
 
 	if (proto == IPPROTO_TCP)
-		life = e->flags & CAPSTAN_CT_F_CLOSING ? CAPSTAN_CT_TCP_CLOSING_LIFETIME
-						       : CAPSTAN_CT_TCP_LIFETIME;
+		life = e->flags & CAPSTAN_CT_F_CLOSING	     ? CAPSTAN_CT_TCP_CLOSING_LIFETIME
+		       : e->flags & CAPSTAN_CT_F_ESTABLISHED ? CAPSTAN_CT_TCP_LIFETIME
+							     : CAPSTAN_CT_TCP_SYN_LIFETIME;
 	/* Unsigned: an entry stamped in the future counts as expired. */
 	return now - e->last_seen_ns < life * NP_NSEC_PER_SEC;
 }
 
-/* Refresh last_seen at most once a second, and note FIN/RST. */
-static __always_inline void np_ct_touch(struct capstan_ct_entry *e, const struct np_pkt *p,
-					__u64 now)
+/* The TCP state bits a packet adds; from_backend: it travels backend -> client. */
+static __always_inline __u8 np_ct_state(const struct np_pkt *p, bool from_backend)
 {
+	__u8 f = 0;
+
+	if (p->t.proto != IPPROTO_TCP)
+		return 0;
+	if (from_backend)
+		f |= CAPSTAN_CT_F_ESTABLISHED;
+	if (p->tcp_flags & NP_TCP_FIN)
+		f |= from_backend ? CAPSTAN_CT_F_FIN_BACKEND : CAPSTAN_CT_F_FIN_CLIENT;
+	if (p->tcp_flags & NP_TCP_RST)
+		f |= CAPSTAN_CT_F_CLOSING;
+	return f;
+}
+
+/*
+ * Refresh last_seen at most once a second, and add state bits. A plain
+ * store (BPF has no 8-bit atomics): two CPUs adding different bits at once
+ * may lose one, which the next packet of that direction adds again; a lost
+ * bit only lengthens an entry's life.
+ */
+static __always_inline void np_ct_note(struct capstan_ct_entry *e, __u8 add, __u64 now)
+{
+	__u8 next = e->flags | add;
+
+	if ((next & (CAPSTAN_CT_F_FIN_CLIENT | CAPSTAN_CT_F_FIN_BACKEND)) ==
+	    (CAPSTAN_CT_F_FIN_CLIENT | CAPSTAN_CT_F_FIN_BACKEND))
+		next |= CAPSTAN_CT_F_CLOSING;
 	if (now - e->last_seen_ns > NP_NSEC_PER_SEC)
 		e->last_seen_ns = now;
-	/*
-	 * A plain store: flags never change after creation except for this
-	 * bit, so racing CPUs all write the same byte (BPF has no 8-bit
-	 * atomics).
-	 */
-	if (p->tcp_flags & (NP_TCP_FIN | NP_TCP_RST) && !(e->flags & CAPSTAN_CT_F_CLOSING))
-		e->flags |= CAPSTAN_CT_F_CLOSING;
+	if (next != e->flags)
+		e->flags = next;
+}
+
+static __always_inline void np_ct_touch(struct capstan_ct_entry *e, const struct np_pkt *p,
+					__u64 now, bool from_backend)
+{
+	np_ct_note(e, np_ct_state(p, from_backend), now);
 }
 
 static __always_inline void np_ct_key(struct capstan_ct_key *k, __be32 saddr, __be32 daddr,
@@ -538,11 +573,12 @@ static __always_inline int np_snat_claim(struct np_run *r, const struct capstan_
 		if (cur) {
 			if (np_ct_alive(cur, r->p.t.proto, r->now))
 				continue;
-			if (bpf_map_update_elem(&capstan_ct_v1, &key, reply, BPF_EXIST) == 0) {
-				*port = bpf_htons(cand);
-				return 0;
-			}
-			continue;
+			/*
+			 * Dead: delete it and claim the key like a free one. An
+			 * overwrite (BPF_EXIST) would let two CPUs that both saw
+			 * it dead both succeed.
+			 */
+			bpf_map_delete_elem(&capstan_ct_v1, &key);
 		}
 		if (bpf_map_update_elem(&capstan_ct_v1, &key, reply, BPF_NOEXIST) == 0) {
 			*port = bpf_htons(cand);
@@ -597,12 +633,16 @@ static __always_inline int np_ct_create(struct np_run *r, __u16 rev_nat_id, __u3
 }
 
 /*
- * An existing flow's REPLY entry must still point back at it: another flow
- * that reused the client's port towards the same backend (through another
- * frontend) may have taken it over. Rewrite it when not.
+ * An existing flow's REPLY entry must still point back at it. Merges what
+ * the REPLY entry learnt from the backend's packets into fwd. 0, or -1
+ * when a SNAT flow lost its REPLY entry (evicted, expired, or its port
+ * handed to another flow): the flow is gone and the packet starts a new
+ * one with a port of its own, rather than two flows sharing one. Without
+ * SNAT the key is the client's own tuple, which only this flow can have:
+ * the entry is rewritten.
  */
-static __always_inline void np_ct_check_reply(struct np_run *r, const struct capstan_ct_entry *fwd,
-					      const struct capstan_backend *be)
+static __always_inline int np_ct_check_reply(struct np_run *r, struct capstan_ct_entry *fwd,
+					     const struct capstan_backend *be)
 {
 	struct capstan_ct_entry reply = {
 		.last_seen_ns = r->now,
@@ -624,11 +664,16 @@ static __always_inline void np_ct_check_reply(struct np_run *r, const struct cap
 			  CAPSTAN_CT_REPLY);
 	cur = bpf_map_lookup_elem(&capstan_ct_v1, &key);
 	if (cur && cur->rev_nat_id == fwd->rev_nat_id && cur->client_addr == reply.client_addr &&
-	    cur->client_port == reply.client_port) {
-		np_ct_touch(cur, &r->p, r->now);
-		return;
+	    cur->client_port == reply.client_port && np_ct_alive(cur, r->p.t.proto, r->now)) {
+		np_ct_touch(cur, &r->p, r->now, false);
+		np_ct_note(fwd, cur->flags & ~CAPSTAN_CT_F_SNAT, r->now);
+		return 0;
 	}
+	if (fwd->flags & CAPSTAN_CT_F_SNAT)
+		return -1;
+	reply.flags = fwd->flags;
 	bpf_map_update_elem(&capstan_ct_v1, &key, &reply, BPF_ANY);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- fragments */
@@ -684,7 +729,7 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 	struct bpf_fib_lookup fib;
 	struct capstan_ct_key ckey;
 	struct np_tuple to;
-	bool snat, is_new = false;
+	bool snat;
 	__u32 backend_id;
 	int fib_ret = 0, ret;
 
@@ -709,11 +754,15 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 	np_ct_key(&ckey, r->p.t.saddr, r->p.t.daddr, r->p.t.sport, r->p.t.dport, r->p.t.proto,
 		  CAPSTAN_CT_FORWARD);
 	fwd = bpf_map_lookup_elem(&capstan_ct_v1, &ckey);
-	if (fwd && np_ct_alive(fwd, r->p.t.proto, r->now) &&
-	    !((r->p.tcp_flags & NP_TCP_SYN) && !(r->p.tcp_flags & NP_TCP_ACK) &&
-	      (fwd->flags & CAPSTAN_CT_F_CLOSING))) {
+	if (fwd && np_ct_alive(fwd, r->p.t.proto, r->now)) {
 		backend_id = fwd->backend_id;
 		be = bpf_map_lookup_elem(&capstan_be_v2, &backend_id);
+		/* The backend side's state first: a SYN on a closing flow starts a new one. */
+		if (be && np_ct_check_reply(r, fwd, be) < 0)
+			be = NULL;
+		if (be && (r->p.tcp_flags & (NP_TCP_SYN | NP_TCP_ACK)) == NP_TCP_SYN &&
+		    (fwd->flags & CAPSTAN_CT_F_CLOSING))
+			be = NULL;
 	}
 	if (!be) {
 		/* A new flow. */
@@ -730,7 +779,7 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 		snat = !(be->flags & CAPSTAN_BE_F_LOCAL);
 		if (xdp && snat) {
 			/* Only translate what XDP can send on. */
-			fib_ret = np_fib(r, r->cfg.node_ip, be->addr, &fib);
+			fib_ret = np_fib(r, xdp, r->cfg.node_ip, be->addr, &fib);
 			if (fib_ret != BPF_FIB_LKUP_RET_SUCCESS)
 				return NP_TO_TC;
 		}
@@ -738,18 +787,16 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 		if (ret < 0)
 			return ret;
 		fwd = &created;
-		is_new = true;
 		np_count_flow(svc0.rev_nat_id, backend_id);
 		np_emit(r, svc0.rev_nat_id, backend_id, be, CAPSTAN_DROP_NONE);
 	} else {
 		snat = fwd->flags & CAPSTAN_CT_F_SNAT;
 		if (xdp && snat) {
-			fib_ret = np_fib(r, r->cfg.node_ip, be->addr, &fib);
+			fib_ret = np_fib(r, xdp, r->cfg.node_ip, be->addr, &fib);
 			if (fib_ret != BPF_FIB_LKUP_RET_SUCCESS)
 				return NP_TO_TC;
 		}
-		np_ct_touch(fwd, &r->p, r->now);
-		np_ct_check_reply(r, fwd, be);
+		np_ct_touch(fwd, &r->p, r->now, false);
 	}
 
 	to.saddr = snat ? r->cfg.node_ip : r->p.t.saddr;
@@ -757,8 +804,6 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 	to.daddr = be->addr;
 	to.dport = be->port;
 	to.proto = r->p.t.proto;
-	if (!is_new && (r->p.tcp_flags & (NP_TCP_FIN | NP_TCP_RST)))
-		np_ct_touch(fwd, &r->p, r->now);
 	ret = np_rewrite(r, xdp, &to);
 	if (ret < 0)
 		return ret;
@@ -766,7 +811,7 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 	if (!snat)
 		return NP_LOCAL;
 	if (!xdp)
-		fib_ret = np_fib(r, to.saddr, to.daddr, &fib);
+		fib_ret = np_fib(r, xdp, to.saddr, to.daddr, &fib);
 	return np_forward(r, xdp, &fib, fib_ret, verdict);
 }
 
@@ -802,10 +847,10 @@ static __always_inline int np_snat_reply_path(struct np_run *r, bool xdp, long *
 	to.daddr = e->client_addr;
 	to.dport = e->client_port;
 	to.proto = r->p.t.proto;
-	fib_ret = np_fib(r, to.saddr, to.daddr, &fib);
+	fib_ret = np_fib(r, xdp, to.saddr, to.daddr, &fib);
 	if (xdp && fib_ret != BPF_FIB_LKUP_RET_SUCCESS)
 		return NP_TO_TC;
-	np_ct_touch(e, &r->p, r->now);
+	np_ct_touch(e, &r->p, r->now, true);
 	ret = np_rewrite(r, xdp, &to);
 	if (ret < 0)
 		return ret;
@@ -835,7 +880,7 @@ static __always_inline int np_local_reply_path(struct np_run *r)
 	to = r->p.t;
 	to.saddr = fe->addr;
 	to.sport = fe->port;
-	np_ct_touch(e, &r->p, r->now);
+	np_ct_touch(e, &r->p, r->now, true);
 	ret = np_rewrite(r, false, &to);
 	if (ret < 0)
 		return ret;

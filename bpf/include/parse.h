@@ -52,8 +52,11 @@ struct np_pkt {
 
 enum np_parse {
 	NP_PARSE_OK = 0,
-	NP_PARSE_NOT_IPV4,  /* not for us: pass untouched */
-	NP_PARSE_MALFORMED, /* a bad or cut IPv4 header */
+	NP_PARSE_NOT_IPV4,  /* not for us: pass untouched (also a header too short to
+			     * tell where it goes) */
+	NP_PARSE_MALFORMED, /* an IPv4 header with impossible fields; t.saddr/t.daddr
+			     * are filled, so the caller can tell whether it was sent to
+			     * a service address */
 	NP_PARSE_CUT_L4,    /* IPv4 fine, but the TCP/UDP/ICMP header is cut */
 };
 
@@ -73,16 +76,22 @@ static __always_inline enum np_parse np_parse(void *data, void *end, struct np_p
 		return NP_PARSE_NOT_IPV4;
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end)
-		return NP_PARSE_MALFORMED;
+		return NP_PARSE_NOT_IPV4;
+	p->t.saddr = ip->saddr;
+	p->t.daddr = ip->daddr;
 	ihl = ip->ihl;
 	if (ip->version != 4 || ihl < 5)
 		return NP_PARSE_MALFORMED;
+	/*
+	 * tot_len 0 is how the stack marks an IPv4 BIG TCP aggregate (over
+	 * 64 KiB): take the length from the packet instead.
+	 */
 	p->len = bpf_ntohs(ip->tot_len);
+	if (p->len == 0)
+		p->len = (__u32)(end - (void *)ip);
 	if (p->len < ihl * 4)
 		return NP_PARSE_MALFORMED;
 	p->l4_off = NP_ETH_HLEN + ihl * 4;
-	p->t.saddr = ip->saddr;
-	p->t.daddr = ip->daddr;
 	p->t.proto = ip->protocol;
 	p->t.sport = 0;
 	p->t.dport = 0;

@@ -187,7 +187,7 @@ static int fake_maglev_set(void *ctx, __u32 rev, const __u32 *table, __u32 m)
 	__u32 seen[16];
 	size_t n = 0;
 
-	if (should_fail(f))
+	if (should_fail(f) || f->maglev_fail)
 		return -EIO;
 	ASSERT(rev < FAKE_MAGLEV_MAX);
 	free(f->maglev[rev]);

@@ -48,6 +48,7 @@ struct fake_maps {
 	/* Maglev tables by rev-NAT id (< FAKE_MAGLEV_MAX), as last set. */
 	__u32 *maglev[FAKE_MAGLEV_MAX];
 	__u32 maglev_m[FAKE_MAGLEV_MAX];
+	bool maglev_fail; /* every maglev_set fails with -EIO while set */
 };
 
 extern const struct lb_map_ops fake_ops;

@@ -879,11 +879,11 @@ TEST(agent_writer_external_view_gets_ranges_before_and_maglev_after_slot0)
 	f.nranges = 1;
 	ASSERT_OK(apply(w, "prod/lb", &f, 1));
 	EXPECT_OPS("Z bcnt 1", "B+ 1 10.244.1.1:8080/6 active", "Z bcnt 2",
-		   "B+ 2 10.244.2.1:8080/6 active", "Z scnt 1", "R+ 1 10.244.250.2:443/6",
+		   "B+ 2 10.244.2.1:8080/6 active", "Z scnt 1", "M- 1", "R+ 1 10.244.250.2:443/6",
 		   "L+ 1 10.0.0.0/8", "S+ 10.244.250.2:443/6ext#1 be=1",
 		   "S+ 10.244.250.2:443/6ext#2 be=2",
-		   "S+ 10.244.250.2:443/6ext#0 count=2 rnat=1 flags=80 to=0", "V+ 10.244.250.2 2",
-		   "M+ 1 m=16381 ids=1,2");
+		   "S+ 10.244.250.2:443/6ext#0 count=2 rnat=1 flags=80 to=0",
+		   "M+ 1 m=16381 ids=1,2", "V+ 10.244.250.2 2");
 	/* An even table: 8190 or 8191 entries each. */
 	for (unsigned i = 0; i < fm.maglev_m[1]; i++)
 		counts[fm.maglev[1][i]]++;
@@ -905,8 +905,8 @@ TEST(agent_writer_external_view_gets_ranges_before_and_maglev_after_slot0)
 	f.nranges = 1;
 	ASSERT_OK(apply(w, "prod/lb", &f, 1));
 	EXPECT_OPS("L+ 1 10.1.0.0/16", "S+ 10.244.250.2:443/6ext#0 count=1 rnat=1 flags=80 to=0",
-		   "S+ 10.244.250.2:443/6ext#1 be=2", "S- 10.244.250.2:443/6ext#2",
-		   "L- 1 10.0.0.0/8", "M+ 1 m=16381 ids=2", "B- 1");
+		   "S+ 10.244.250.2:443/6ext#1 be=2", "M+ 1 m=16381 ids=2",
+		   "S- 10.244.250.2:443/6ext#2", "L- 1 10.0.0.0/8", "B- 1");
 
 	/* Removal: slot 0 first, then slots, prefixes, the table, the rest. */
 	fake_log_reset(&fm);
@@ -933,5 +933,42 @@ TEST(agent_writer_node_address_views_have_no_vip_entry)
 	ASSERT_EQ(fake_count(&fm, LB_MAP_SVC), 4); /* two views, slot 0 and slot 1 each */
 	ASSERT_EQ(fake_log_index(&fm, "M+ 2 m=16381 ids=1"), fake_log_lines(&fm) - 1);
 	ASSERT_EQ(fake_log_index(&fm, "M+ 1 m=16381 ids=1"), -1); /* internal: no table */
+	done(w);
+}
+
+TEST(agent_writer_failed_table_swap_keeps_the_backends_it_names)
+{
+	struct lb_writer *w = writer(0, 0);
+	struct capstan_backend b[4];
+	const char *two[] = { "10.244.1.1:8080", "10.244.2.1:8080", NULL };
+	const char *one[] = { "10.244.2.1:8080", NULL };
+	struct lb_frontend f = fe("172.31.0.11", 30080, TCP, b, two);
+	__u32 id = 1;
+
+	f.scope = CAPSTAN_SCOPE_EXTERNAL;
+	f.vip_flags = 0;
+	ASSERT_OK(apply(w, "prod/web", &f, 1));
+	ASSERT_EQ(fake_log_index(&fm, "M+ 1 m=16381 ids=1,2"), fake_log_lines(&fm) - 1);
+
+	/* Backend 1 leaves; the slot writes work, the table swaps fail. */
+	f = fe("172.31.0.11", 30080, TCP, b, one);
+	f.scope = CAPSTAN_SCOPE_EXTERNAL;
+	f.vip_flags = 0;
+	fake_log_reset(&fm);
+	fm.maglev_fail = true;
+	lb_writer_begin(w, false);
+	ASSERT_EQ(lb_writer_set_service(w, "prod/web", &f, 1, NULL), -EIO);
+	ASSERT_OK(lb_writer_commit(w, NULL));
+	fm.maglev_fail = false;
+	/* The old table still names backend 1: it must stay in the map. */
+	ASSERT(fake_get(&fm, LB_MAP_BACKEND, &id, &(struct capstan_backend){ 0 }));
+	ASSERT_EQ(fake_log_index(&fm, "B- 1"), -1);
+
+	/* The next round swaps the table, and only then backend 1 goes. */
+	fake_log_reset(&fm);
+	ASSERT_OK(apply(w, "prod/web", &f, 1));
+	ASSERT(fake_log_index(&fm, "M+ 1 m=16381 ids=2") >= 0);
+	ASSERT(fake_log_index(&fm, "B- 1") > fake_log_index(&fm, "M+ 1 m=16381 ids=2"));
+	ASSERT(!fake_get(&fm, LB_MAP_BACKEND, &id, &(struct capstan_backend){ 0 }));
 	done(w);
 }
