@@ -291,9 +291,12 @@ bench-pods: all
 	$(Q)bash bench/pods/run.sh
 
 # Root: network namespaces, a cgroup, a private bpffs, iptables (see bench/datapath/README.md).
-.PHONY: bench-datapath
+.PHONY: bench-datapath bench
 bench-datapath: all
-	$(Q)$(BUILD)/bin/capstan-bench-datapath --agent $(BUILD)/bin/capstan-agent
+	$(Q)$(BUILD)/bin/capstan bench datapath
+
+# The packet-path benchmark users quote (docs/benchmarks.md).
+bench: bench-datapath
 
 # ---------------------------------------------------------------- images
 

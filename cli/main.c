@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "cluster.h"
 #include "image.h"
 #include "lb.h"
@@ -44,6 +45,8 @@ static void usage(FILE *out)
 		"              (build, load, inspect; see capstan image --help)\n"
 		"  registry    a read-only OCI registry for those images (serve, add, list,\n"
 		"              hosts; see capstan registry --help)\n"
+		"  bench       run a benchmark on this machine (datapath, api, scheduler,\n"
+		"              endpoints; see capstan bench --help)\n"
 		"  version     print the version\n"
 		"\n"
 		"Options:\n"
@@ -111,18 +114,20 @@ static int cmd_registry(const struct opts *o)
 	return registry_cli_main(o->argc, o->argv);
 }
 
+static int cmd_bench(const struct opts *o)
+{
+	return cli_bench_main(o->argc, o->argv);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct opts *o);
 } commands[] = {
-	{ "up", cmd_up },
-	{ "down", cmd_down },
-	{ "status", cmd_status },
-	{ "preflight", cmd_preflight },
-	{ "version", cmd_version },
-	{ "lb", cmd_lb },
-	{ "image", cmd_image },
-	{ "registry", cmd_registry },
+	{ "up", cmd_up },	    { "down", cmd_down },
+	{ "status", cmd_status },   { "preflight", cmd_preflight },
+	{ "version", cmd_version }, { "lb", cmd_lb },
+	{ "image", cmd_image },	    { "registry", cmd_registry },
+	{ "bench", cmd_bench },
 };
 
 int main(int argc, char **argv)

@@ -31,16 +31,23 @@ int agent_write_static(FILE *f, int nsvc, int nep)
 		return -EINVAL;
 	fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{},\"items\":[\n", f);
 	for (int i = 0; i < nsvc; i++) {
+		/* The measured one is also a NodePort (TOPO_NODEPORT), for the tc/XDP paths. */
+		bool measured = i == nsvc - 1;
+		char node_port[32] = "";
+
+		if (measured)
+			snprintf(node_port, sizeof(node_port), ",\"nodePort\":%d", TOPO_NODEPORT);
 		topo_svc_addr(i, nsvc, addr, sizeof(addr));
 		fprintf(f,
 			"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
-			"\"svc-%05d\",\"namespace\":\"bench\"},\"spec\":{\"type\":\"ClusterIP\","
+			"\"svc-%05d\",\"namespace\":\"bench\"},\"spec\":{\"type\":\"%s\","
 			"\"clusterIP\":\"%s\",\"clusterIPs\":[\"%s\"],\"ipFamilies\":[\"IPv4\"],"
 			"\"ipFamilyPolicy\":\"SingleStack\",\"sessionAffinity\":\"None\","
 			"\"internalTrafficPolicy\":\"Cluster\",\"ports\":[{\"name\":\"http\","
-			"\"protocol\":\"TCP\",\"port\":%d,\"targetPort\":%d}],\"selector\":"
+			"\"protocol\":\"TCP\",\"port\":%d,\"targetPort\":%d%s}],\"selector\":"
 			"{\"app\":\"svc-%05d\"}}},\n",
-			i, addr, addr, TOPO_SVC_PORT, TOPO_POD_PORT, i);
+			i, measured ? "NodePort" : "ClusterIP", addr, addr, TOPO_SVC_PORT,
+			TOPO_POD_PORT, node_port, i);
 		fprintf(f,
 			"{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\","
 			"\"metadata\":{\"name\":\"svc-%05d-b0\",\"namespace\":\"bench\",\"labels\":"
@@ -55,8 +62,8 @@ int agent_write_static(FILE *f, int nsvc, int nep)
 			topo_pod_addr(e, pod, sizeof(pod));
 			fprintf(f,
 				"%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true,"
-				"\"serving\":true,\"terminating\":false}}",
-				e ? "," : "", pod);
+				"\"serving\":true,\"terminating\":false},\"nodeName\":\"%s\"}",
+				e ? "," : "", pod, TOPO_NODE_NAME);
 		}
 		fprintf(f, "]}%s\n", i < nsvc - 1 ? "," : "");
 	}
@@ -110,7 +117,8 @@ static int free_port(void)
 }
 
 int agent_start(struct agent *a, const char *binary, const char *static_path, const char *netns,
-		const char *workdir, const char *tag, char *err, size_t errlen)
+		const char *workdir, const char *tag, const char *const *extra, char *err,
+		size_t errlen)
 {
 	struct proc_opts o = { .netns = netns };
 	int pfd[2] = { -1, -1 }, rc;
@@ -145,14 +153,19 @@ int agent_start(struct agent *a, const char *binary, const char *static_path, co
 	}
 	if (a->pid == 0) {
 		char listen[32];
-		int port = free_port();
+		const char *argv[32] = { binary,	"--static",	    static_path,
+					 "--bpffs-dir", a->bpffs,	    "--cgroup-path",
+					 a->cgroup,	"--metrics-listen", listen };
+		int port = free_port(), argc = 9;
 
 		if (port < 0 || write(pfd[1], &port, sizeof(port)) != sizeof(port))
 			_exit(126);
 		snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+		for (; extra && *extra && argc < 31; extra++)
+			argv[argc++] = *extra;
+		argv[argc] = NULL;
 		/* The PDEATHSIG set by proc_fork survives exec: the agent dies with us. */
-		execl(binary, binary, "--static", static_path, "--bpffs-dir", a->bpffs,
-		      "--cgroup-path", a->cgroup, "--metrics-listen", listen, (char *)NULL);
+		execv(binary, (char *const *)argv);
 		fprintf(stderr, "capstan-bench-datapath: exec %s: %s\n", binary, strerror(errno));
 		_exit(127);
 	}
@@ -232,7 +245,8 @@ static int find_svc_map(const char *dir, int depth)
 }
 
 /* Whether the measured service's slot 0 names nep backends. */
-static bool measured_programmed(int map_fd, int nep)
+/* The measured service (and, with nodeport, its NodePort's external view) has nep backends. */
+static bool measured_programmed(int map_fd, int nep, bool nodeport)
 {
 	struct capstan_svc_key key;
 	struct capstan_svc_val val;
@@ -241,6 +255,13 @@ static bool measured_programmed(int map_fd, int nep)
 	inet_pton(AF_INET, TOPO_SVC_ADDR, &key.addr);
 	key.port = htons(TOPO_SVC_PORT);
 	key.proto = IPPROTO_TCP;
+	if (bpf_map_lookup_elem(map_fd, &key, &val) != 0 || val.count != nep)
+		return false;
+	if (!nodeport)
+		return true;
+	inet_pton(AF_INET, TOPO_NODE_ADDR, &key.addr);
+	key.port = htons(TOPO_NODEPORT);
+	key.scope = CAPSTAN_SCOPE_EXTERNAL;
 	return bpf_map_lookup_elem(map_fd, &key, &val) == 0 && val.count == nep;
 }
 
@@ -318,7 +339,8 @@ static void *waiter_main(void *arg)
 			w->healthz_s = proc_now() - w->a->started;
 		if (map_fd < 0)
 			map_fd = find_svc_map(w->a->bpffs, 3);
-		if (w->maps_s < 0 && map_fd >= 0 && measured_programmed(map_fd, w->nep) &&
+		if (w->maps_s < 0 && map_fd >= 0 &&
+		    measured_programmed(map_fd, w->nep, w->a->want_nodeport) &&
 		    count_services(map_fd) >= w->nsvc)
 			w->maps_s = proc_now() - w->a->started;
 		nanosleep(&pause, NULL);

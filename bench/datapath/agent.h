@@ -35,11 +35,14 @@ struct agent {
 	char bpffs[512];
 	char log[512];
 	bool cgroup_made, bpffs_mounted;
+	/* agent_wait_programmed also waits for the measured NodePort's external view */
+	bool want_nodeport;
 };
 
 /*
  * Write the --static List for nsvc services (service i at topo_svc_addr(i),
- * port 80 -> 8080, the measured one last) with nep ready endpoints each
+ * port 80 -> 8080, the measured one last and also a NodePort at
+ * TOPO_NODEPORT) with nep ready endpoints each
  * (pods 0..nep-1) to f. 0 on success, -EINVAL for bad counts, -EIO when
  * writing failed.
  */
@@ -47,11 +50,13 @@ int agent_write_static(FILE *f, int nsvc, int nep);
 
 /*
  * Start binary with the static file, in network namespace netns, its bpffs
- * and log under workdir, its cgroup named after tag. 0 on success (fills
- * *a), -errno on failure with a reason in err; call agent_stop either way.
+ * and log under workdir, its cgroup named after tag, and the flags in extra
+ * (NULL-terminated; may be NULL). 0 on success (fills *a), -errno on
+ * failure with a reason in err; call agent_stop either way.
  */
 int agent_start(struct agent *a, const char *binary, const char *static_path, const char *netns,
-		const char *workdir, const char *tag, char *err, size_t errlen);
+		const char *workdir, const char *tag, const char *const *extra, char *err,
+		size_t errlen);
 
 /*
  * Wait (at most timeout_s) until /healthz answers 200 and the services map

@@ -13,7 +13,11 @@
  *   socket LB    to the ClusterIP through the real capstan-agent (agent.h);
  *   iptables     to the ClusterIP through kube-proxy-shaped rules in the node
  *                (kproxy.h), with the nf_tables backend and, when installed,
- *                iptables-legacy.
+ *                iptables-legacy;
+ *   NodePort     to the node's address at the measured service's NodePort,
+ *                through the agent's tc programs, then its native XDP
+ *                program, on the client's link (each with a direct baseline
+ *                measured through the same programs).
  *
  * For each: connections per second, requests per second on kept
  * connections, latency of one request on a new connection; and the time
@@ -94,8 +98,11 @@ struct bench {
 };
 
 static const char *const path_key[PATH__MAX] = {
-	[PATH_DIRECT] = "direct",    [PATH_DIRECT_CG] = "direct-cg", [PATH_SOCKLB] = "socklb",
-	[PATH_IPT_NFT] = "iptables", [PATH_IPT_LEGACY] = "legacy",
+	[PATH_DIRECT] = "direct",	[PATH_DIRECT_CG] = "direct-cg",
+	[PATH_SOCKLB] = "socklb",	[PATH_IPT_NFT] = "iptables",
+	[PATH_IPT_LEGACY] = "legacy",	[PATH_DIRECT_TC] = "direct-tc",
+	[PATH_NP_TC] = "nodeport-tc",	[PATH_DIRECT_XDP] = "direct-xdp",
+	[PATH_NP_XDP] = "nodeport-xdp",
 };
 
 static void usage(FILE *f)
@@ -103,13 +110,15 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: " NAME " [options]\n"
 		"       " NAME " --cleanup\n"
-		"Measures direct, capstan socket LB and kube-proxy-shaped iptables paths side by\n"
-		"side in network namespaces it creates (root). Options:\n"
+		"Measures direct, capstan socket LB, capstan NodePort (tc, XDP) and\n"
+		"kube-proxy-shaped iptables paths side by side in network namespaces it creates\n"
+		"(root). Options:\n"
 		"  --agent PATH          capstan-agent binary (build/bin/capstan-agent)\n"
 		"  --services LIST       service counts (1,1000,10000)\n"
 		"  --endpoints N         endpoints per service = backend pods (4)\n"
 		"  --rounds N            rounds, 1..%d (3)\n"
-		"  --paths LIST          of direct-cg,socklb,iptables,legacy (all; direct always)\n"
+		"  --paths LIST          of direct-cg,socklb,iptables,legacy,nodeport-tc,\n"
+		"                        nodeport-xdp (all; direct always)\n"
 		"  --threads N           client threads (2)\n"
 		"  --concurrency N       connections in flight per client thread (16)\n"
 		"  --server-threads N    server threads per pod (2)\n"
@@ -306,8 +315,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_PATHS:
 			if (parse_paths(optarg, o) < 0)
 				bad = "--paths: a comma list of direct, direct-cg, socklb, "
-				      "iptables, "
-				      "legacy";
+				      "iptables, legacy, nodeport-tc, nodeport-xdp";
 			break;
 		case OPT_SECONDS:
 			if ((o->seconds = parse_seconds(optarg, 120)) < 0)
@@ -541,7 +549,10 @@ static int run_agent_group(struct bench *b, int c, int round)
 	if (want && !b->agent_failed[c]) {
 		b->agent_live = true;
 		err = agent_start(&b->agent, b->o.agent, b->static_path[c], b->topo.agent,
-				  b->workdir, tag, why, sizeof(why));
+				  b->workdir, tag,
+				  (const char *const[]){ "--nodeport=false", "--node-name",
+							 TOPO_NODE_NAME, NULL },
+				  why, sizeof(why));
 		if (!err)
 			err = agent_wait_programmed(&b->agent, b->o.counts[c], b->o.endpoints,
 						    AGENT_READY_TIMEOUT_S, &hz, &maps, why,
@@ -652,6 +663,77 @@ static int run_iptables(struct bench *b, enum bench_path p, const char *tool, in
 	return err < 0 ? err : reset;
 }
 
+/* ethtool -K eth0 tx on|off in the client: XDP's checksum arithmetic needs complete sums. */
+static int client_tx_offload(struct bench *b, bool on)
+{
+	/* Quiet: ethtool lists the features it could not change along with the ones it did. */
+	int rc = proc_runl(true, b->topo.client, "ethtool", "-K", "eth0", "tx", on ? "on" : "off",
+			   NULL);
+
+	return rc == 0 ? 0 : rc < 0 ? rc : -EIO;
+}
+
+/*
+ * A NodePort path: the agent runs in the node's namespace with its tc
+ * programs (and, for XDP, its native XDP program) on the client's link and
+ * the node's address; the measured service's NodePort is reached on it.
+ * Direct is measured again in the same group, through the same programs
+ * (which pass it untouched) and with the same offloads: the NodePort
+ * path's ratio is taken against that. The node is thrown away after: the
+ * programs stay on its link when the agent stops, by design.
+ */
+static int run_nodeport_group(struct bench *b, enum bench_path np, int c, int round)
+{
+	bool xdp = np == PATH_NP_XDP;
+	enum bench_path paths[2] = { xdp ? PATH_DIRECT_XDP : PATH_DIRECT_TC, np };
+	const char *extra[] = { "--node-name", TOPO_NODE_NAME,
+				"--node-ip",   TOPO_NODE_ADDR,
+				"--devices",   TOPO_NODE_CLIENT_IF,
+				"--xdp",       xdp ? "native" : "off",
+				NULL };
+	char tag[48], why[512], tail[256];
+	double hz, maps;
+	int err, reset;
+
+	if (!b->o.want[np] || b->rep.skipped[np][0] || b->agent_failed[c])
+		return 0;
+	snprintf(tag, sizeof(tag), "r%d-n%d-%s", round + 1, b->o.counts[c], xdp ? "xdp" : "tc");
+	err = xdp ? client_tx_offload(b, false) : 0;
+	b->agent_live = true;
+	if (!err)
+		err = agent_start(&b->agent, b->o.agent, b->static_path[c], b->topo.node,
+				  b->workdir, tag, extra, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "ethtool -K eth0 tx off in the client failed");
+	b->agent.want_nodeport = true;
+	if (!err)
+		err = agent_wait_programmed(&b->agent, b->o.counts[c], b->o.endpoints,
+					    AGENT_READY_TIMEOUT_S, &hz, &maps, why, sizeof(why));
+	if (err == -EINTR)
+		return err;
+	if (err < 0) {
+		proc_file_tail(b->agent.log, tail, sizeof(tail));
+		snprintf(b->rep.skipped[np], sizeof(b->rep.skipped[0]), "%s%s%s", why,
+			 tail[0] ? "; the agent's log ends: " : "", tail);
+		report_note(&b->rep, "%d services, %s: %s", b->o.counts[c], report_path_title[np],
+			    b->rep.skipped[np]);
+		fprintf(stderr, "  capstan-agent (%s): %s\n", path_key[np], b->rep.skipped[np]);
+		err = 0;
+	} else {
+		fprintf(stderr, "  capstan-agent on the node (%s): ready after %.3f s\n",
+			path_key[np], maps);
+		err = run_group(b, paths, 2, c, round);
+	}
+	agent_stop(&b->agent);
+	b->agent_live = false;
+	if (xdp)
+		client_tx_offload(b, true);
+	if (err == -EINTR)
+		return err;
+	reset = topo_reset_node(&b->topo);
+	return err < 0 ? err : reset;
+}
+
 /* One direct measurement whose figures are thrown away: caches, ARP, page faults. */
 static int warm_up(struct bench *b)
 {
@@ -679,6 +761,10 @@ static int run(struct bench *b)
 				err = run_iptables(b, PATH_IPT_LEGACY, "iptables-legacy-restore",
 						   PROG_IPT_LEGACY, PROG_IPT_LEGACY_EMPTY, c,
 						   round);
+			if (!err)
+				err = run_nodeport_group(b, PATH_NP_TC, c, round);
+			if (!err)
+				err = run_nodeport_group(b, PATH_NP_XDP, c, round);
 			if (!err && proc_interrupted)
 				err = -EINTR;
 		}
@@ -708,6 +794,9 @@ static void check_paths(struct bench *b)
 		if (b->o.want[tools[i].path] && !kproxy_tool_present(tools[i].tool))
 			snprintf(b->rep.skipped[tools[i].path], sizeof(b->rep.skipped[0]),
 				 "%s is not installed (Debian package iptables)", tools[i].tool);
+	if (b->o.want[PATH_NP_XDP] && !kproxy_tool_present("ethtool"))
+		snprintf(b->rep.skipped[PATH_NP_XDP], sizeof(b->rep.skipped[0]),
+			 "ethtool is not installed (Debian package ethtool; make deps)");
 }
 
 static int prepare(struct bench *b)

@@ -41,6 +41,11 @@ static bool path_via_cluster_ip(enum bench_path p)
 	return p == PATH_SOCKLB || p == PATH_IPT_NFT || p == PATH_IPT_LEGACY;
 }
 
+static bool path_via_nodeport(enum bench_path p)
+{
+	return p == PATH_NP_TC || p == PATH_NP_XDP;
+}
+
 static bool path_in_cgroup(enum bench_path p)
 {
 	return p == PATH_SOCKLB || p == PATH_DIRECT_CG;
@@ -61,8 +66,11 @@ static int set_port_range(enum bench_path p)
 {
 	bool cluster_ip = p == PATH_IPT_NFT || p == PATH_IPT_LEGACY;
 
+	/* NodePort connections see the node address: a third kind. */
 	return proc_write_file("/proc/sys/net/ipv4/ip_local_port_range",
-			       cluster_ip ? "35000 59999" : "10000 34999");
+			       path_via_nodeport(p) ? "50000 60999"
+			       : cluster_ip	    ? "35000 49999"
+						    : "10000 34999");
 }
 
 static long part_of(long total, int chunks)
@@ -87,6 +95,9 @@ client_child(const struct measure_cfg *cfg, enum bench_path p, int fd)
 
 	if (path_via_cluster_ip(p)) {
 		set_target(&lp.targets[0], TOPO_SVC_ADDR, TOPO_SVC_PORT);
+		lp.ntargets = 1;
+	} else if (path_via_nodeport(p)) {
+		set_target(&lp.targets[0], TOPO_NODE_ADDR, TOPO_NODEPORT);
 		lp.ntargets = 1;
 	} else {
 		for (int i = 0; i < cfg->topo->npods; i++) {

@@ -12,7 +12,23 @@ const char *const report_path_title[PATH__MAX] = {
 	[PATH_SOCKLB] = "capstan socket LB (ClusterIP)",
 	[PATH_IPT_NFT] = "kube-proxy iptables rules, nf_tables (ClusterIP)",
 	[PATH_IPT_LEGACY] = "kube-proxy iptables rules, legacy (ClusterIP)",
+	[PATH_DIRECT_TC] = "direct, NodePort tc programs on the node's link",
+	[PATH_NP_TC] = "capstan NodePort, tc",
+	[PATH_DIRECT_XDP] = "direct, NodePort XDP + tc programs on the node's link",
+	[PATH_NP_XDP] = "capstan NodePort, XDP (native)",
 };
+
+enum bench_path report_base_path(enum bench_path p)
+{
+	switch (p) {
+	case PATH_NP_TC:
+		return PATH_DIRECT_TC;
+	case PATH_NP_XDP:
+		return PATH_DIRECT_XDP;
+	default:
+		return PATH_DIRECT;
+	}
+}
 
 static const char *const prog_title[PROG__MAX] = {
 	[PROG_AGENT_HEALTHZ] = "capstan-agent: start to /healthz 200",
@@ -103,7 +119,8 @@ static struct summary collect(const struct report *r, int path, int c, enum fiel
 	int n = 0;
 
 	for (int i = 0; i < r->rounds; i++) {
-		const struct measure *m = &r->m[path][c][i], *d = &r->m[PATH_DIRECT][c][i];
+		const struct measure *m = &r->m[path][c][i];
+		const struct measure *d = &r->m[report_base_path(path)][c][i];
 
 		if (!m->ok || (ratio && (!d->ok || field(d, f) <= 0)))
 			continue;
@@ -125,7 +142,7 @@ static void print_ratio(FILE *f, struct summary s, int path)
 static void rate_table(FILE *f, const struct report *r, enum field fld, const char *title)
 {
 	fprintf(f, "\n## %s\n\n", title);
-	fputs("| services | path | median | ratio to direct: min / median / max |\n"
+	fputs("| services | path | median | ratio to its direct: min / median / max |\n"
 	      "|---:|---|---:|---|\n",
 	      f);
 	for (int c = 0; c < r->ncounts; c++)
@@ -144,7 +161,7 @@ static void rate_table(FILE *f, const struct report *r, enum field fld, const ch
 static void latency_table(FILE *f, const struct report *r)
 {
 	fputs("\n## Latency of one request on a new connection (one connection at a time)\n\n"
-	      "| services | path | p50 | p99 | p50 ratio to direct: min / median / max "
+	      "| services | path | p50 | p99 | p50 ratio to its direct: min / median / max "
 	      "| p99 ratio (median) |\n"
 	      "|---:|---|---:|---:|---|---:|\n",
 	      f);

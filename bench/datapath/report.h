@@ -22,8 +22,19 @@ enum bench_path {
 	PATH_SOCKLB,	 /* client in the agent's cgroup -> ClusterIP */
 	PATH_IPT_NFT,	 /* client -> ClusterIP, kube-proxy rules in the node, nf_tables */
 	PATH_IPT_LEGACY, /* the same with iptables-legacy */
+	PATH_DIRECT_TC,	 /* direct, with the agent's tc programs on the node's link */
+	PATH_NP_TC,	 /* client -> node address:NodePort, translated at tc */
+	PATH_DIRECT_XDP, /* direct, with the XDP and tc programs on the node's link */
+	PATH_NP_XDP,	 /* client -> node address:NodePort, translated at XDP (native) */
 	PATH__MAX,
 };
+
+/*
+ * The path whose figure of the same round a path's ratio is taken against:
+ * the NodePort paths against direct measured in their own group (the same
+ * programs attached, the same offloads), those against plain direct.
+ */
+enum bench_path report_base_path(enum bench_path p);
 
 enum bench_prog {
 	PROG_AGENT_HEALTHZ,    /* agent start -> /healthz 200 */

@@ -9,7 +9,7 @@
 
 #include "proc.h"
 
-#define GW "169.254.1.1"
+#define GW TOPO_NODE_ADDR
 
 /* A command's exit status as 0 or -errno: ip has already said why it failed. */
 static int status_to_err(int rc)
@@ -122,7 +122,8 @@ static int node_make(struct topo *t)
 	if (!err)
 		err = enable_forwarding(t->node);
 	if (!err)
-		err = wire(t, "vc", t->client, TOPO_CLIENT_ADDR, TOPO_SVC_ADDR "/32");
+		err = wire(t, TOPO_NODE_CLIENT_IF, t->client, TOPO_CLIENT_ADDR,
+			   TOPO_SVC_ADDR "/32");
 	for (int i = 0; !err && i < t->npods; i++) {
 		snprintf(node_if, sizeof(node_if), "vp%d", i + 1);
 		topo_pod_addr(i, addr, sizeof(addr));
@@ -142,7 +143,7 @@ static void node_delete(struct topo *t)
 	 * asynchronous namespace cleanup runs; deleting them first makes the
 	 * peers' eth0 disappear now, so the next node can reuse the names.
 	 */
-	proc_runl(true, t->node, "ip", "link", "del", "vc", NULL);
+	proc_runl(true, t->node, "ip", "link", "del", TOPO_NODE_CLIENT_IF, NULL);
 	for (int i = 0; i < t->npods; i++) {
 		snprintf(node_if, sizeof(node_if), "vp%d", i + 1);
 		proc_runl(true, t->node, "ip", "link", "del", node_if, NULL);

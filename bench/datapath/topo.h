@@ -42,6 +42,21 @@
 #define TOPO_SVC_CIDR "10.96.0.0/12"
 #define TOPO_CLIENT_ADDR "10.244.0.2"
 #define TOPO_SVC_ADDR "10.96.0.10" /* the measured service, always the last one added */
+/*
+ * The node's address as the client sees it (the link-local gateway on every
+ * node veth; the client's link is "vc"), and the measured service's
+ * NodePort on it.
+ */
+#define TOPO_NODE_ADDR "169.254.1.1"
+#define TOPO_NODE_CLIENT_IF "vc"
+#define TOPO_NODEPORT 30080
+/*
+ * The node's name: the agent's --node-name and every endpoint's nodeName.
+ * The pods are this node's, so NodePort traffic to them needs no SNAT (a
+ * remote backend's replies would come back through a pod veth, where no
+ * program translates them).
+ */
+#define TOPO_NODE_NAME "bench-node"
 
 struct topo {
 	char node[64];
