@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,11 +24,12 @@
 #include "topo.h"
 #include "util.h"
 
-int agent_write_static(FILE *f, int nsvc, int nep)
+/* The List, the measured (last) service with last_nep endpoints, the others nep. */
+static int write_static(FILE *f, int nsvc, int nep, int last_nep)
 {
 	char addr[32], pod[32];
 
-	if (nsvc < 1 || nep < 1 || nep > TOPO_MAX_PODS)
+	if (nsvc < 1 || nep < 1 || nep > TOPO_MAX_PODS || last_nep < 1 || last_nep > nep)
 		return -EINVAL;
 	fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"metadata\":{},\"items\":[\n", f);
 	for (int i = 0; i < nsvc; i++) {
@@ -58,7 +60,7 @@ int agent_write_static(FILE *f, int nsvc, int nep)
 			"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":%d}],"
 			"\"endpoints\":[",
 			i, i, TOPO_POD_PORT);
-		for (int e = 0; e < nep; e++) {
+		for (int e = 0; e < (i == nsvc - 1 ? last_nep : nep); e++) {
 			topo_pod_addr(e, pod, sizeof(pod));
 			fprintf(f,
 				"%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true,"
@@ -69,6 +71,16 @@ int agent_write_static(FILE *f, int nsvc, int nep)
 	}
 	fputs("]}\n", f);
 	return ferror(f) ? -EIO : 0;
+}
+
+int agent_write_static(FILE *f, int nsvc, int nep)
+{
+	return write_static(f, nsvc, nep, nep);
+}
+
+int agent_write_static_change(FILE *f, int nsvc, int nep)
+{
+	return nep < 2 ? -EINVAL : write_static(f, nsvc, nep, nep - 1);
 }
 
 static int make_bpffs(struct agent *a, const char *workdir, const char *tag)
@@ -244,7 +256,6 @@ static int find_svc_map(const char *dir, int depth)
 	return fd >= 0 ? fd : -ENOENT;
 }
 
-/* Whether the measured service's slot 0 names nep backends. */
 /* The measured service (and, with nodeport, its NodePort's external view) has nep backends. */
 static bool measured_programmed(int map_fd, int nep, bool nodeport)
 {
@@ -378,6 +389,76 @@ int agent_wait_programmed(struct agent *a, int nsvc, int nep, double timeout_s, 
 	*healthz_s = w.healthz_s;
 	*maps_s = w.maps_s;
 	return 0;
+}
+
+/* The measured service's slot-0 count, or -1. */
+static int measured_count(int map_fd)
+{
+	struct capstan_svc_key key;
+	struct capstan_svc_val val;
+
+	memset(&key, 0, sizeof(key));
+	inet_pton(AF_INET, TOPO_SVC_ADDR, &key.addr);
+	key.port = htons(TOPO_SVC_PORT);
+	key.proto = IPPROTO_TCP;
+	return bpf_map_lookup_elem(map_fd, &key, &val) == 0 ? val.count : -1;
+}
+
+/* The duration of the last "sync (...)" line after offset in the log, in seconds, or -1. */
+static double last_sync_s(const char *log, long offset)
+{
+	FILE *f = fopen(log, "r");
+	char line[1024];
+	double ms = -1, v;
+
+	if (!f)
+		return -1;
+	fseek(f, offset, SEEK_SET);
+	while (fgets(line, sizeof(line), f)) {
+		const char *in = strstr(line, " errors in ");
+
+		if (strstr(line, "sync (") && in && sscanf(in, " errors in %lf ms", &v) == 1)
+			ms = v;
+	}
+	fclose(f);
+	return ms < 0 ? -1 : ms / 1e3;
+}
+
+int agent_apply_change(struct agent *a, int want, double timeout_s, double *e2e_s, double *sync_s,
+		       char *err, size_t errlen)
+{
+	int fd = find_svc_map(a->bpffs, 3), rc = 0;
+	struct stat st;
+	long offset = stat(a->log, &st) == 0 ? (long)st.st_size : 0;
+	double t0, deadline;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "no services map under %s", a->bpffs);
+		return fd;
+	}
+	t0 = proc_now();
+	deadline = t0 + timeout_s;
+	kill(a->pid, SIGHUP);
+	while (measured_count(fd) != want) {
+		if (proc_interrupted || proc_now() > deadline) {
+			rc = proc_interrupted ? -EINTR : -ETIMEDOUT;
+			snprintf(err, errlen, "the change was not applied within %.0f s",
+				 timeout_s);
+			goto out;
+		}
+		usleep(50);
+	}
+	*e2e_s = proc_now() - t0;
+	/* The sync's own line follows its last map write. */
+	for (int i = 0; i < 200 && (*sync_s = last_sync_s(a->log, offset)) < 0; i++)
+		usleep(5000);
+	if (*sync_s < 0) {
+		rc = -EIO;
+		snprintf(err, errlen, "no sync line in %s after the change", a->log);
+	}
+out:
+	close(fd);
+	return rc;
 }
 
 void agent_stop(struct agent *a)

@@ -47,6 +47,8 @@ struct agent {
  * writing failed.
  */
 int agent_write_static(FILE *f, int nsvc, int nep);
+/* The same List after one change: the measured service lost its last endpoint. */
+int agent_write_static_change(FILE *f, int nsvc, int nep);
 
 /*
  * Start binary with the static file, in network namespace netns, its bpffs
@@ -66,6 +68,17 @@ int agent_start(struct agent *a, const char *binary, const char *static_path, co
  */
 int agent_wait_programmed(struct agent *a, int nsvc, int nep, double timeout_s, double *healthz_s,
 			  double *maps_s, char *err, size_t errlen);
+
+/*
+ * The caller has just replaced the agent's --static file with a changed
+ * one: SIGHUP the agent and wait (at most timeout_s) until the measured
+ * service has want backends in the map. 0 with *e2e_s (SIGHUP to the map
+ * holding the change: includes re-reading the whole file) and *sync_s (the
+ * agent's own sync duration, from its log: the diff and its map writes)
+ * set; -ETIMEDOUT, -EINTR or -EIO with a reason in err.
+ */
+int agent_apply_change(struct agent *a, int want, double timeout_s, double *e2e_s, double *sync_s,
+		       char *err, size_t errlen);
 
 /* Stop the agent (by PID), unmount its bpffs, remove its cgroup. Safe to call twice. */
 void agent_stop(struct agent *a);

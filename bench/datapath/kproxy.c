@@ -16,25 +16,32 @@
 
 /*
  * kube-proxy names a chain "KUBE-SVC-"/"KUBE-SEP-" plus the first 16 base32
- * characters of a hash of the service port (and endpoint). Any hash of the
- * same length gives the same chain-name lengths and lookups; this one is
- * FNV-1a, twice with different seeds for 80 bits.
+ * characters of a hash of the service port (and endpoint); nftables mode
+ * uses 8. Any hash of the same length gives the same chain-name lengths and
+ * lookups; this one is FNV-1a, twice with different seeds for 80 bits.
  */
-static void chain_name(char *out, size_t len, const char *prefix, const char *key)
+void kproxy_hash_code(char *out, size_t len, const char *key, int nchars)
 {
 	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 	uint64_t h[2] = { 0xcbf29ce484222325ull, 0x84222325cbf29ce4ull };
-	char code[17];
+	int i;
 
 	for (int k = 0; k < 2; k++)
 		for (const char *p = key; *p; p++)
 			h[k] = (h[k] ^ (unsigned char)*p) * 0x100000001b3ull;
-	for (int i = 0; i < 16; i++) {
+	for (i = 0; i < nchars && i < 16 && (size_t)i + 1 < len; i++) {
 		uint64_t w = i < 12 ? h[0] >> (5 * i) : h[1] >> (5 * (i - 12));
 
-		code[i] = b32[w & 31];
+		out[i] = b32[w & 31];
 	}
-	code[16] = '\0';
+	out[i] = '\0';
+}
+
+static void chain_name(char *out, size_t len, const char *prefix, const char *key)
+{
+	char code[17];
+
+	kproxy_hash_code(code, sizeof(code), key, 16);
 	snprintf(out, len, "%s%s", prefix, code);
 }
 
@@ -219,6 +226,43 @@ int kproxy_write_rules(FILE *f, int nsvc, int nep)
 	      "-j KUBE-NODEPORTS\n"
 	      "COMMIT\n",
 	      f);
+	return ferror(f) ? -EIO : 0;
+}
+
+int kproxy_write_change(FILE *f, int nsvc, int nep)
+{
+	struct svc_names s;
+	struct ep_names n;
+
+	if (nsvc < 1 || nep < 2 || nep > TOPO_MAX_PODS)
+		return -EINVAL;
+	/*
+	 * kube-proxy's partial sync (MinimizeIPTablesRestore, the default
+	 * since 1.27) after the measured service lost an endpoint: only the
+	 * service's chain is rewritten (a ":CHAIN" line under --noflush
+	 * flushes it), the endpoint's chain deleted; KUBE-SERVICES is left as
+	 * it is. The random split is recomputed for n - 1 endpoints.
+	 */
+	svc_names(&s, nsvc - 1, nsvc);
+	ep_names(&n, &s, nep - 1);
+	fprintf(f, "*filter\nCOMMIT\n*nat\n:%s - [0:0]\n:%s - [0:0]\n", s.svc_chain, n.sep);
+	fprintf(f,
+		"-A %s -m comment --comment \"%s cluster IP\" -m tcp -p tcp -d %s/32 --dport %d "
+		"! -s %s -j KUBE-MARK-MASQ\n",
+		s.svc_chain, s.port_name, s.addr, TOPO_SVC_PORT, TOPO_POD_CIDR);
+	for (int e = 0; e < nep - 1; e++) {
+		ep_names(&n, &s, e);
+		if (e < nep - 2)
+			fprintf(f,
+				"-A %s -m comment --comment \"%s -> %s\" -m statistic --mode "
+				"random --probability %0.10f -j %s\n",
+				s.svc_chain, s.port_name, n.ep, 1.0 / (nep - 1 - e), n.sep);
+		else
+			fprintf(f, "-A %s -m comment --comment \"%s -> %s\" -j %s\n", s.svc_chain,
+				s.port_name, n.ep, n.sep);
+	}
+	ep_names(&n, &s, nep - 1);
+	fprintf(f, "-X %s\nCOMMIT\n", n.sep);
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -19,6 +19,7 @@
 #define CAPSTAN_BENCH_KPROXY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /*
@@ -27,6 +28,12 @@
  * success, -EINVAL for bad counts, -EIO when writing failed.
  */
 int kproxy_write_rules(FILE *f, int nsvc, int nep);
+
+/*
+ * The input of kube-proxy's partial sync after the measured service lost
+ * its last endpoint of nep (only its chains change). 0, -EINVAL, -EIO.
+ */
+int kproxy_write_change(FILE *f, int nsvc, int nep);
 
 /*
  * Load the rules in file `rules` with `tool` (iptables-nft-restore or
@@ -40,6 +47,9 @@ int kproxy_write_rules(FILE *f, int nsvc, int nep);
  */
 int kproxy_restore(const char *tool, const char *netns, const char *rules, const char *log,
 		   bool noflush, double limit_s, double *elapsed_s);
+
+/* nchars (at most 16) base32 characters of a hash of key, as kube-proxy names chains. */
+void kproxy_hash_code(char *out, size_t len, const char *key, int nchars);
 
 /* Whether tool is an executable in PATH (1) or not (0). */
 int kproxy_tool_present(const char *tool);

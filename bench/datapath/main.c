@@ -49,6 +49,7 @@
 #include "abi.h"
 #include "agent.h"
 #include "agent/lb/loader.h"
+#include "knft.h"
 #include "kproxy.h"
 #include "load.h"
 #include "measure.h"
@@ -93,16 +94,20 @@ struct bench {
 	char workdir[256];
 	struct measure_cfg mcfg;
 	char static_path[REPORT_MAX_COUNTS][300];
+	char static_change_path[REPORT_MAX_COUNTS][300];
 	char rules_path[REPORT_MAX_COUNTS][300];
+	char rules_change_path[REPORT_MAX_COUNTS][300];
+	char nft_path[REPORT_MAX_COUNTS][300];
+	char nft_change_path[REPORT_MAX_COUNTS][300];
 	struct report rep;
 };
 
 static const char *const path_key[PATH__MAX] = {
-	[PATH_DIRECT] = "direct",	[PATH_DIRECT_CG] = "direct-cg",
-	[PATH_SOCKLB] = "socklb",	[PATH_IPT_NFT] = "iptables",
-	[PATH_IPT_LEGACY] = "legacy",	[PATH_DIRECT_TC] = "direct-tc",
-	[PATH_NP_TC] = "nodeport-tc",	[PATH_DIRECT_XDP] = "direct-xdp",
-	[PATH_NP_XDP] = "nodeport-xdp",
+	[PATH_DIRECT] = "direct",	  [PATH_DIRECT_CG] = "direct-cg",
+	[PATH_SOCKLB] = "socklb",	  [PATH_IPT_NFT] = "iptables",
+	[PATH_IPT_LEGACY] = "legacy",	  [PATH_NFT] = "nftables",
+	[PATH_DIRECT_TC] = "direct-tc",	  [PATH_NP_TC] = "nodeport-tc",
+	[PATH_DIRECT_XDP] = "direct-xdp", [PATH_NP_XDP] = "nodeport-xdp",
 };
 
 static void usage(FILE *f)
@@ -117,8 +122,8 @@ static void usage(FILE *f)
 		"  --services LIST       service counts (1,1000,10000)\n"
 		"  --endpoints N         endpoints per service = backend pods (4)\n"
 		"  --rounds N            rounds, 1..%d (3)\n"
-		"  --paths LIST          of direct-cg,socklb,iptables,legacy,nodeport-tc,\n"
-		"                        nodeport-xdp (all; direct always)\n"
+		"  --paths LIST          of direct-cg,socklb,iptables,legacy,nftables,\n"
+		"                        nodeport-tc,nodeport-xdp (all; direct always)\n"
 		"  --threads N           client threads (2)\n"
 		"  --concurrency N       connections in flight per client thread (16)\n"
 		"  --server-threads N    server threads per pod (2)\n"
@@ -315,7 +320,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_PATHS:
 			if (parse_paths(optarg, o) < 0)
 				bad = "--paths: a comma list of direct, direct-cg, socklb, "
-				      "iptables, legacy, nodeport-tc, nodeport-xdp";
+				      "iptables, legacy, nftables, nodeport-tc, nodeport-xdp";
 			break;
 		case OPT_SECONDS:
 			if ((o->seconds = parse_seconds(optarg, 120)) < 0)
@@ -535,6 +540,42 @@ static int run_group(struct bench *b, const enum bench_path *paths, int n, int c
 
 /* ---------------------------------------------------------------- the paths */
 
+/*
+ * One endpoint leaves the measured service while N services are
+ * programmed: the changed --static file replaces the agent's, the agent
+ * re-reads it (SIGHUP) and writes only the difference. The original file
+ * is put back for the next round.
+ */
+static int agent_change(struct bench *b, int c, int round)
+{
+	double e2e, sync;
+	char why[256];
+	int err;
+
+	if (rename(b->static_change_path[c], b->static_path[c]) < 0)
+		return -errno;
+	err = agent_apply_change(&b->agent, (int)b->o.endpoints - 1, 60, &e2e, &sync, why,
+				 sizeof(why));
+	if (err == -EINTR)
+		return err;
+	if (err < 0) {
+		report_note(&b->rep, "%d services: capstan-agent did not apply one change: %s",
+			    b->o.counts[c], why);
+	} else {
+		b->rep.prog_s[PROG_AGENT_CHANGE_SYNC][c][round] = sync;
+		b->rep.prog_s[PROG_AGENT_CHANGE_E2E][c][round] = e2e;
+		fprintf(stderr,
+			"  capstan-agent: one endpoint removed, applied by a %.3f ms sync "
+			"(%.1f ms from SIGHUP)\n",
+			sync * 1e3, e2e * 1e3);
+	}
+	err = write_file(b->static_path[c], agent_write_static, b->o.counts[c], b->o.endpoints);
+	if (!err)
+		err = write_file(b->static_change_path[c], agent_write_static_change,
+				 b->o.counts[c], b->o.endpoints);
+	return err;
+}
+
 /* Agent up for this count and round: socket-LB paths and direct, then agent down. */
 static int run_agent_group(struct bench *b, int c, int round)
 {
@@ -585,6 +626,8 @@ static int run_agent_group(struct bench *b, int c, int round)
 	if (ready && b->o.want[PATH_SOCKLB])
 		paths[n++] = PATH_SOCKLB;
 	err = run_group(b, paths, n, c, round);
+	if (!err && ready && b->o.endpoints > 1)
+		err = agent_change(b, c, round);
 	if (b->agent_live) {
 		agent_stop(&b->agent);
 		b->agent_live = false;
@@ -601,7 +644,7 @@ static int run_agent_group(struct bench *b, int c, int round)
  * attempt.
  */
 static int run_iptables(struct bench *b, enum bench_path p, const char *tool, int prog,
-			int prog_empty, int c, int round)
+			int prog_empty, int prog_change, int c, int round)
 {
 	char log[300];
 	bool loaded = false;
@@ -646,6 +689,13 @@ static int run_iptables(struct bench *b, enum bench_path p, const char *tool, in
 		return -EINTR;
 	if (loaded) {
 		err = run_group(b, &p, 1, c, round);
+		/* kube-proxy's partial sync for one endpoint change, on the loaded rules. */
+		if (!err && b->o.endpoints > 1 &&
+		    kproxy_restore(tool, b->topo.node, b->rules_change_path[c], log, true,
+				   b->o.restore_limit, &secs) == 0) {
+			b->rep.prog_s[prog_change][c][round] = secs;
+			fprintf(stderr, "  %s: one endpoint removed in %.3f s\n", tool, secs);
+		}
 	} else if (err < 0) {
 		char tail[256];
 
@@ -659,6 +709,48 @@ static int run_iptables(struct bench *b, enum bench_path p, const char *tool, in
 	if (err == -EINTR)
 		return err;
 	/* Tables and conntrack live as long as the namespace: start the next path clean. */
+	reset = topo_reset_node(&b->topo);
+	return err < 0 ? err : reset;
+}
+
+/*
+ * kube-proxy's nftables mode: its rules into a fresh node with nft -f (its
+ * first sync), measure, apply one endpoint change (its next transaction),
+ * throw the node away.
+ */
+static int run_nftables(struct bench *b, int c, int round)
+{
+	static const enum bench_path nft = PATH_NFT;
+	char log[300];
+	double secs;
+	int err, reset;
+
+	if (!b->o.want[PATH_NFT] || b->rep.skipped[PATH_NFT][0])
+		return 0;
+	snprintf(log, sizeof(log), "%s/nft.log", b->workdir);
+	err = knft_load(b->topo.node, b->nft_path[c], log, b->o.restore_limit, &secs);
+	if (err == -EINTR || proc_interrupted)
+		return -EINTR;
+	if (err < 0) {
+		char tail[256];
+
+		proc_file_tail(log, tail, sizeof(tail));
+		snprintf(b->rep.skipped[PATH_NFT], sizeof(b->rep.skipped[0]),
+			 "nft -f failed on %d services (%s)%s%s", b->o.counts[c], strerror(-err),
+			 tail[0] ? "; its output ends: " : "", tail);
+		fprintf(stderr, "  %s\n", b->rep.skipped[PATH_NFT]);
+		return topo_reset_node(&b->topo);
+	}
+	b->rep.prog_s[PROG_NFT][c][round] = secs;
+	fprintf(stderr, "  nft -f: %d services in %.3f s\n", b->o.counts[c], secs);
+	err = run_group(b, &nft, 1, c, round);
+	if (!err && b->o.endpoints > 1 &&
+	    knft_load(b->topo.node, b->nft_change_path[c], log, b->o.restore_limit, &secs) == 0) {
+		b->rep.prog_s[PROG_NFT_CHANGE][c][round] = secs;
+		fprintf(stderr, "  nft -f: one endpoint removed in %.3f s\n", secs);
+	}
+	if (err == -EINTR)
+		return err;
 	reset = topo_reset_node(&b->topo);
 	return err < 0 ? err : reset;
 }
@@ -756,11 +848,14 @@ static int run(struct bench *b)
 			err = run_agent_group(b, c, round);
 			if (!err)
 				err = run_iptables(b, PATH_IPT_NFT, "iptables-nft-restore",
-						   PROG_IPT_NFT, PROG_IPT_NFT_EMPTY, c, round);
+						   PROG_IPT_NFT, PROG_IPT_NFT_EMPTY,
+						   PROG_IPT_NFT_CHANGE, c, round);
 			if (!err)
 				err = run_iptables(b, PATH_IPT_LEGACY, "iptables-legacy-restore",
-						   PROG_IPT_LEGACY, PROG_IPT_LEGACY_EMPTY, c,
-						   round);
+						   PROG_IPT_LEGACY, PROG_IPT_LEGACY_EMPTY,
+						   PROG_IPT_LEGACY_CHANGE, c, round);
+			if (!err)
+				err = run_nftables(b, c, round);
 			if (!err)
 				err = run_nodeport_group(b, PATH_NP_TC, c, round);
 			if (!err)
@@ -794,6 +889,9 @@ static void check_paths(struct bench *b)
 		if (b->o.want[tools[i].path] && !kproxy_tool_present(tools[i].tool))
 			snprintf(b->rep.skipped[tools[i].path], sizeof(b->rep.skipped[0]),
 				 "%s is not installed (Debian package iptables)", tools[i].tool);
+	if (b->o.want[PATH_NFT] && !kproxy_tool_present("nft"))
+		snprintf(b->rep.skipped[PATH_NFT], sizeof(b->rep.skipped[0]),
+			 "nft is not installed (Debian package nftables)");
 	if (b->o.want[PATH_NP_XDP] && !kproxy_tool_present("ethtool"))
 		snprintf(b->rep.skipped[PATH_NP_XDP], sizeof(b->rep.skipped[0]),
 			 "ethtool is not installed (Debian package ethtool; make deps)");
@@ -816,10 +914,30 @@ static int prepare(struct bench *b)
 			 b->workdir, b->o.counts[c]);
 		snprintf(b->rules_path[c], sizeof(b->rules_path[c]), "%s/rules-%d.txt", b->workdir,
 			 b->o.counts[c]);
+		snprintf(b->static_change_path[c], sizeof(b->static_change_path[c]),
+			 "%s/static-%d-change.json", b->workdir, b->o.counts[c]);
+		snprintf(b->rules_change_path[c], sizeof(b->rules_change_path[c]),
+			 "%s/rules-%d-change.txt", b->workdir, b->o.counts[c]);
+		snprintf(b->nft_path[c], sizeof(b->nft_path[c]), "%s/nft-%d.nft", b->workdir,
+			 b->o.counts[c]);
+		snprintf(b->nft_change_path[c], sizeof(b->nft_change_path[c]),
+			 "%s/nft-%d-change.nft", b->workdir, b->o.counts[c]);
 		err = write_file(b->static_path[c], agent_write_static, b->o.counts[c],
 				 b->o.endpoints);
+		if (!err && b->o.endpoints > 1)
+			err = write_file(b->static_change_path[c], agent_write_static_change,
+					 b->o.counts[c], b->o.endpoints);
 		if (!err)
 			err = write_file(b->rules_path[c], kproxy_write_rules, b->o.counts[c],
+					 b->o.endpoints);
+		if (!err && b->o.endpoints > 1)
+			err = write_file(b->rules_change_path[c], kproxy_write_change,
+					 b->o.counts[c], b->o.endpoints);
+		if (!err)
+			err = write_file(b->nft_path[c], knft_write_rules, b->o.counts[c],
+					 b->o.endpoints);
+		if (!err && b->o.endpoints > 1)
+			err = write_file(b->nft_change_path[c], knft_write_change, b->o.counts[c],
 					 b->o.endpoints);
 	}
 	if (err < 0) {

@@ -38,7 +38,7 @@ static void set_target(struct sockaddr_in *a, const char *addr, int port)
 
 static bool path_via_cluster_ip(enum bench_path p)
 {
-	return p == PATH_SOCKLB || p == PATH_IPT_NFT || p == PATH_IPT_LEGACY;
+	return p == PATH_SOCKLB || p == PATH_IPT_NFT || p == PATH_IPT_LEGACY || p == PATH_NFT;
 }
 
 static bool path_via_nodeport(enum bench_path p)
@@ -64,7 +64,7 @@ static bool path_in_cgroup(enum bench_path p)
  */
 static int set_port_range(enum bench_path p)
 {
-	bool cluster_ip = p == PATH_IPT_NFT || p == PATH_IPT_LEGACY;
+	bool cluster_ip = p == PATH_IPT_NFT || p == PATH_IPT_LEGACY || p == PATH_NFT;
 
 	/* NodePort connections see the node address: a third kind. */
 	return proc_write_file("/proc/sys/net/ipv4/ip_local_port_range",

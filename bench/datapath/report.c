@@ -12,6 +12,7 @@ const char *const report_path_title[PATH__MAX] = {
 	[PATH_SOCKLB] = "capstan socket LB (ClusterIP)",
 	[PATH_IPT_NFT] = "kube-proxy iptables rules, nf_tables (ClusterIP)",
 	[PATH_IPT_LEGACY] = "kube-proxy iptables rules, legacy (ClusterIP)",
+	[PATH_NFT] = "kube-proxy nftables mode rules (ClusterIP)",
 	[PATH_DIRECT_TC] = "direct, NodePort tc programs on the node's link",
 	[PATH_NP_TC] = "capstan NodePort, tc",
 	[PATH_DIRECT_XDP] = "direct, NodePort XDP + tc programs on the node's link",
@@ -37,6 +38,15 @@ static const char *const prog_title[PROG__MAX] = {
 	[PROG_IPT_NFT_EMPTY] = "iptables-nft-restore into empty tables",
 	[PROG_IPT_LEGACY] = "iptables-legacy-restore --noflush --counters (kube-proxy's full sync)",
 	[PROG_IPT_LEGACY_EMPTY] = "iptables-legacy-restore into empty tables",
+	[PROG_NFT] = "nft -f (kube-proxy nftables mode's first sync)",
+	[PROG_AGENT_CHANGE_SYNC] = "one endpoint removed: capstan-agent sync (diff + map writes)",
+	[PROG_AGENT_CHANGE_E2E] = "one endpoint removed: capstan-agent, SIGHUP to the map "
+				  "(includes re-reading the whole --static file)",
+	[PROG_IPT_NFT_CHANGE] = "one endpoint removed: iptables-nft-restore --noflush "
+				"(kube-proxy's partial sync)",
+	[PROG_IPT_LEGACY_CHANGE] = "one endpoint removed: iptables-legacy-restore --noflush "
+				   "(kube-proxy's partial sync)",
+	[PROG_NFT_CHANGE] = "one endpoint removed: nft -f (kube-proxy nftables mode)",
 };
 
 enum field {
@@ -185,7 +195,9 @@ static void latency_table(FILE *f, const struct report *r)
 
 static void print_time(FILE *f, double s)
 {
-	if (s < 1)
+	if (s < 1e-3)
+		fprintf(f, "%.0f us", s * 1e6);
+	else if (s < 1)
 		fprintf(f, "%.1f ms", s * 1e3);
 	else
 		fprintf(f, "%.2f s", s);
@@ -193,7 +205,7 @@ static void print_time(FILE *f, double s)
 
 static void prog_table(FILE *f, const struct report *r)
 {
-	fputs("\n## Time to program N services\n\n"
+	fputs("\n## Time to program N services, and to apply one change with N programmed\n\n"
 	      "| services | what | min / median / max |\n"
 	      "|---:|---|---|\n",
 	      f);

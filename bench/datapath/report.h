@@ -22,6 +22,7 @@ enum bench_path {
 	PATH_SOCKLB,	 /* client in the agent's cgroup -> ClusterIP */
 	PATH_IPT_NFT,	 /* client -> ClusterIP, kube-proxy rules in the node, nf_tables */
 	PATH_IPT_LEGACY, /* the same with iptables-legacy */
+	PATH_NFT,	 /* client -> ClusterIP, kube-proxy nftables-mode rules in the node */
 	PATH_DIRECT_TC,	 /* direct, with the agent's tc programs on the node's link */
 	PATH_NP_TC,	 /* client -> node address:NodePort, translated at tc */
 	PATH_DIRECT_XDP, /* direct, with the XDP and tc programs on the node's link */
@@ -43,6 +44,13 @@ enum bench_prog {
 	PROG_IPT_NFT_EMPTY,    /* iptables-nft-restore into empty tables */
 	PROG_IPT_LEGACY,       /* iptables-legacy-restore --noflush --counters */
 	PROG_IPT_LEGACY_EMPTY, /* iptables-legacy-restore into empty tables */
+	PROG_NFT,	       /* nft -f of kube-proxy nftables mode's rules */
+	/* one endpoint removed from the measured service, N services programmed */
+	PROG_AGENT_CHANGE_SYNC, /* capstan-agent: the sync that applies it (diff + map writes) */
+	PROG_AGENT_CHANGE_E2E, /* capstan-agent: SIGHUP (re-reads the whole --static file) to map */
+	PROG_IPT_NFT_CHANGE,   /* iptables-nft-restore --noflush of kube-proxy's partial sync */
+	PROG_IPT_LEGACY_CHANGE, /* the same with iptables-legacy-restore */
+	PROG_NFT_CHANGE,	/* nft -f of kube-proxy nftables mode's transaction */
 	PROG__MAX,
 };
 
