@@ -60,6 +60,8 @@ struct load_result {
 	double rate;	  /* done / elapsed_s */
 	double p50_us;	  /* LOAD_LATENCY: median, microseconds */
 	double p99_us;	  /* LOAD_LATENCY: 99th percentile, microseconds */
+	double cpu_s;	  /* busy CPU seconds of the whole machine meanwhile (set by the
+			   * caller: proc_cpu_busy_s before and after) */
 };
 
 /*

@@ -26,6 +26,7 @@ struct acc {
 	int first_errno;
 	double *lat_us; /* merged latency samples */
 	long nlat;
+	double cpu_s[MODES]; /* busy CPU seconds of the machine during each mode, summed */
 };
 
 static void set_target(struct sockaddr_in *a, const char *addr, int port)
@@ -111,9 +112,12 @@ client_child(const struct measure_cfg *cfg, enum bench_path p, int fd)
 	for (int m = 0; m < MODES; m++) {
 		lp.mode = modes[m];
 		lp.count = part_of(totals[m], cfg->chunks);
+		double cpu0 = proc_cpu_busy_s();
+
 		lp.lat_us = modes[m] == LOAD_LATENCY ? lat : NULL;
 		if (load_client(&lp, &res[m]) < 0)
 			_exit(2);
+		res[m].cpu_s = cpu0 >= 0 ? proc_cpu_busy_s() - cpu0 : -1;
 	}
 	len = res[MODES - 1].done * sizeof(double);
 	if (write(fd, res, sizeof(res)) != sizeof(res) || write(fd, lat, len) != (ssize_t)len)
@@ -185,6 +189,8 @@ static int measure_part(const struct measure_cfg *cfg, enum bench_path p, struct
 	a->rate[1][a->nparts] = res[1].rate;
 	a->nparts++;
 	for (int m = 0; m < MODES; m++) {
+		if (res[m].cpu_s >= 0)
+			a->cpu_s[m] += res[m].cpu_s;
 		a->done[m] += res[m].done;
 		a->errors += res[m].errors;
 		if (!a->first_errno)
@@ -219,6 +225,8 @@ static void finish(struct acc *a, struct measure *m)
 		m->done += a->done[i];
 	m->cps = median(a->rate[0], a->nparts);
 	m->rps = median(a->rate[1], a->nparts);
+	m->cpu_us_conn = a->done[0] ? a->cpu_s[0] / (double)a->done[0] * 1e6 : 0;
+	m->cpu_us_req = a->done[1] ? a->cpu_s[1] / (double)a->done[1] * 1e6 : 0;
 	if (a->nlat) {
 		qsort(a->lat_us, a->nlat, sizeof(double), cmp_double);
 		m->p50_us = a->lat_us[(a->nlat - 1) / 2];

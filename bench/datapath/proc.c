@@ -62,6 +62,16 @@ static int cpu_times(unsigned long long *idle, unsigned long long *total)
 	return 0;
 }
 
+double proc_cpu_busy_s(void)
+{
+	unsigned long long idle, total;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (cpu_times(&idle, &total) < 0 || hz <= 0)
+		return -1;
+	return (double)(total - idle) / (double)hz;
+}
+
 double proc_cpu_idle(double window_s)
 {
 	unsigned long long i0, t0, i1, t1;

@@ -87,6 +87,14 @@ double proc_now(void);
 double proc_cpu_idle(double window_s);
 
 /*
+ * CPU seconds all CPUs have spent busy since boot (user, system, interrupts,
+ * steal; not idle or I/O wait), at the kernel's clock tick; -1 when
+ * /proc/stat cannot be read. The difference over a measurement is the
+ * whole machine's cost of it: client, node, pods and the softirqs between.
+ */
+double proc_cpu_busy_s(void);
+
+/*
  * Wait until a 0.2 s window shows the CPUs at least `idle` idle, for at
  * most max_s seconds. Returns the idle share of the last window (so the
  * caller can tell it gave up), or -EINTR.

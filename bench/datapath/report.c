@@ -54,6 +54,8 @@ enum field {
 	F_RPS,
 	F_P50,
 	F_P99,
+	F_CPU_CONN,
+	F_CPU_REQ,
 };
 
 struct summary {
@@ -118,6 +120,10 @@ static double field(const struct measure *m, enum field f)
 		return m->p50_us;
 	case F_P99:
 		return m->p99_us;
+	case F_CPU_CONN:
+		return m->cpu_us_conn;
+	case F_CPU_REQ:
+		return m->cpu_us_req;
 	}
 	return 0;
 }
@@ -190,6 +196,35 @@ static void latency_table(FILE *f, const struct report *r)
 				fputs(" | 1.00x |\n", f);
 			else
 				fprintf(f, " | %.2fx |\n", r99.med);
+		}
+}
+
+/* CPU per operation: lower is better, so its ratio is the path's cost over direct's. */
+static void cpu_table(FILE *f, const struct report *r)
+{
+	fputs("\n## CPU time per operation (whole machine: client, node, pods, softirqs)\n\n"
+	      "| services | path | per new connection | ratio to its direct: min / median / max "
+	      "| per request (kept connection) | ratio (median) |\n"
+	      "|---:|---|---:|---|---:|---:|\n",
+	      f);
+	for (int c = 0; c < r->ncounts; c++)
+		for (int p = 0; p < PATH__MAX; p++) {
+			struct summary conn = collect(r, p, c, F_CPU_CONN, false);
+			struct summary req = collect(r, p, c, F_CPU_REQ, false);
+			struct summary rreq = collect(r, p, c, F_CPU_REQ, true);
+
+			if (!conn.n || conn.med <= 0)
+				continue;
+			fprintf(f, "| %d | %s | %.1f us | ", r->counts[c], report_path_title[p],
+				conn.med);
+			print_ratio(f, collect(r, p, c, F_CPU_CONN, true), p);
+			fprintf(f, " | %.2f us | ", req.med);
+			if (p == PATH_DIRECT)
+				fputs("1.00x |\n", f);
+			else if (rreq.n)
+				fprintf(f, "%.2fx |\n", rreq.med);
+			else
+				fputs("- |\n", f);
 		}
 }
 
@@ -281,6 +316,7 @@ void report_print(FILE *f, const struct report *r)
 	rate_table(f, r, F_CPS, "Connections per second (connect, request, response, close)");
 	rate_table(f, r, F_RPS, "Requests per second on kept connections");
 	latency_table(f, r);
+	cpu_table(f, r);
 	prog_table(f, r);
 	fputs("\n", f);
 	if (report_socklb_worst(r, &worst, &worst_n) == 0)

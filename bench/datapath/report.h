@@ -56,14 +56,16 @@ enum bench_prog {
 
 /* One path, one service count, one round. */
 struct measure {
-	bool ok;	 /* measured; false: not run or failed (see the notes) */
-	double cps;	 /* connections per second (connect, request, response, close) */
-	double rps;	 /* requests per second on kept connections */
-	double p50_us;	 /* latency of one request on a new connection, median */
-	double p99_us;	 /* ... 99th percentile */
-	long done;	 /* operations completed over the three measurements */
-	long errors;	 /* operations failed over the three measurements */
-	int first_errno; /* of the first failure */
+	bool ok;	    /* measured; false: not run or failed (see the notes) */
+	double cps;	    /* connections per second (connect, request, response, close) */
+	double rps;	    /* requests per second on kept connections */
+	double p50_us;	    /* latency of one request on a new connection, median */
+	double p99_us;	    /* ... 99th percentile */
+	double cpu_us_conn; /* busy CPU time of the whole machine per new connection, us */
+	double cpu_us_req;  /* ... per request on a kept connection, us */
+	long done;	    /* operations completed over the three measurements */
+	long errors;	    /* operations failed over the three measurements */
+	int first_errno;    /* of the first failure */
 };
 
 struct report {
