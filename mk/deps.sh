@@ -18,8 +18,8 @@ packages=(
 	containerd runc iproute2 busybox-static curl
 	# NodePort XDP tests: checksum offload off on test veths
 	ethtool
-	# benchmarks: kube-proxy-shaped rules for comparison
-	iptables nftables
+	# benchmarks: kube-proxy-shaped rules for comparison, and the plots
+	iptables nftables gnuplot-nox
 )
 
 missing=()

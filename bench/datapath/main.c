@@ -53,6 +53,7 @@
 #include "kproxy.h"
 #include "load.h"
 #include "measure.h"
+#include "plot.h"
 #include "proc.h"
 #include "report.h"
 #include "topo.h"
@@ -991,6 +992,18 @@ static int write_results(const struct bench *b)
 			fprintf(stderr, NAME ": results written to %s\n", path);
 	}
 	free(path);
+	if (!err) {
+		char stem[48], why[512];
+		int rc;
+
+		snprintf(stem, sizeof(stem), "datapath-%s", b->rep.date);
+		rc = plot_write(&b->rep, b->o.results_dir, stem, why, sizeof(why));
+		if (rc == 0)
+			fprintf(stderr, NAME ": plots written to %s/%s-*.png\n", b->o.results_dir,
+				stem);
+		else
+			fprintf(stderr, NAME ": plots: %s\n", why);
+	}
 	return err;
 }
 

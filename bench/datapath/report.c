@@ -31,7 +31,7 @@ enum bench_path report_base_path(enum bench_path p)
 	}
 }
 
-static const char *const prog_title[PROG__MAX] = {
+const char *const report_prog_title[PROG__MAX] = {
 	[PROG_AGENT_HEALTHZ] = "capstan-agent: start to /healthz 200",
 	[PROG_AGENT_MAPS] = "capstan-agent: start to services map holding every service",
 	[PROG_IPT_NFT] = "iptables-nft-restore --noflush --counters (kube-proxy's full sync)",
@@ -47,15 +47,6 @@ static const char *const prog_title[PROG__MAX] = {
 	[PROG_IPT_LEGACY_CHANGE] = "one endpoint removed: iptables-legacy-restore --noflush "
 				   "(kube-proxy's partial sync)",
 	[PROG_NFT_CHANGE] = "one endpoint removed: nft -f (kube-proxy nftables mode)",
-};
-
-enum field {
-	F_CPS,
-	F_RPS,
-	F_P50,
-	F_P99,
-	F_CPU_CONN,
-	F_CPU_REQ,
 };
 
 struct summary {
@@ -109,27 +100,28 @@ static struct summary summarize(double *v, int n)
 	return s;
 }
 
-static double field(const struct measure *m, enum field f)
+static double field(const struct measure *m, enum report_field f)
 {
 	switch (f) {
-	case F_CPS:
+	case REPORT_F_CPS:
 		return m->cps;
-	case F_RPS:
+	case REPORT_F_RPS:
 		return m->rps;
-	case F_P50:
+	case REPORT_F_P50:
 		return m->p50_us;
-	case F_P99:
+	case REPORT_F_P99:
 		return m->p99_us;
-	case F_CPU_CONN:
+	case REPORT_F_CPU_CONN:
 		return m->cpu_us_conn;
-	case F_CPU_REQ:
+	case REPORT_F_CPU_REQ:
 		return m->cpu_us_req;
 	}
 	return 0;
 }
 
 /* The field over the rounds, as a value or as a ratio to direct in the same round. */
-static struct summary collect(const struct report *r, int path, int c, enum field f, bool ratio)
+static struct summary collect(const struct report *r, int path, int c, enum report_field f,
+			      bool ratio)
 {
 	double v[REPORT_MAX_ROUNDS];
 	int n = 0;
@@ -155,7 +147,7 @@ static void print_ratio(FILE *f, struct summary s, int path)
 		fprintf(f, "%.2fx / %.2fx / %.2fx", s.min, s.med, s.max);
 }
 
-static void rate_table(FILE *f, const struct report *r, enum field fld, const char *title)
+static void rate_table(FILE *f, const struct report *r, enum report_field fld, const char *title)
 {
 	fprintf(f, "\n## %s\n\n", title);
 	fputs("| services | path | median | ratio to its direct: min / median / max |\n"
@@ -183,15 +175,15 @@ static void latency_table(FILE *f, const struct report *r)
 	      f);
 	for (int c = 0; c < r->ncounts; c++)
 		for (int p = 0; p < PATH__MAX; p++) {
-			struct summary p50 = collect(r, p, c, F_P50, false);
-			struct summary p99 = collect(r, p, c, F_P99, false);
-			struct summary r99 = collect(r, p, c, F_P99, true);
+			struct summary p50 = collect(r, p, c, REPORT_F_P50, false);
+			struct summary p99 = collect(r, p, c, REPORT_F_P99, false);
+			struct summary r99 = collect(r, p, c, REPORT_F_P99, true);
 
 			if (!p50.n)
 				continue;
 			fprintf(f, "| %d | %s | %.0f us | %.0f us | ", r->counts[c],
 				report_path_title[p], p50.med, p99.med);
-			print_ratio(f, collect(r, p, c, F_P50, true), p);
+			print_ratio(f, collect(r, p, c, REPORT_F_P50, true), p);
 			if (p == PATH_DIRECT)
 				fputs(" | 1.00x |\n", f);
 			else
@@ -209,15 +201,15 @@ static void cpu_table(FILE *f, const struct report *r)
 	      f);
 	for (int c = 0; c < r->ncounts; c++)
 		for (int p = 0; p < PATH__MAX; p++) {
-			struct summary conn = collect(r, p, c, F_CPU_CONN, false);
-			struct summary req = collect(r, p, c, F_CPU_REQ, false);
-			struct summary rreq = collect(r, p, c, F_CPU_REQ, true);
+			struct summary conn = collect(r, p, c, REPORT_F_CPU_CONN, false);
+			struct summary req = collect(r, p, c, REPORT_F_CPU_REQ, false);
+			struct summary rreq = collect(r, p, c, REPORT_F_CPU_REQ, true);
 
 			if (!conn.n || conn.med <= 0)
 				continue;
 			fprintf(f, "| %d | %s | %.1f us | ", r->counts[c], report_path_title[p],
 				conn.med);
-			print_ratio(f, collect(r, p, c, F_CPU_CONN, true), p);
+			print_ratio(f, collect(r, p, c, REPORT_F_CPU_CONN, true), p);
 			fprintf(f, " | %.2f us | ", req.med);
 			if (p == PATH_DIRECT)
 				fputs("1.00x |\n", f);
@@ -257,10 +249,10 @@ static void prog_table(FILE *f, const struct report *r)
 			if (!s.n && r->prog_limit_s[p][c] > 0)
 				fprintf(f,
 					"| %d | %s | more than %.0f s (stopped at the limit) |\n",
-					r->counts[c], prog_title[p], r->prog_limit_s[p][c]);
+					r->counts[c], report_prog_title[p], r->prog_limit_s[p][c]);
 			if (!s.n)
 				continue;
-			fprintf(f, "| %d | %s | ", r->counts[c], prog_title[p]);
+			fprintf(f, "| %d | %s | ", r->counts[c], report_prog_title[p]);
 			print_time(f, s.min);
 			fputs(" / ", f);
 			print_time(f, s.med);
@@ -275,7 +267,7 @@ int report_socklb_worst(const struct report *r, double *ratio, int *count)
 	bool found = false;
 
 	for (int c = 0; c < r->ncounts; c++) {
-		struct summary s = collect(r, PATH_SOCKLB, c, F_CPS, true);
+		struct summary s = collect(r, PATH_SOCKLB, c, REPORT_F_CPS, true);
 
 		if (s.n && (!found || s.med < *ratio)) {
 			*ratio = s.med;
@@ -313,8 +305,9 @@ void report_print(FILE *f, const struct report *r)
 		"median of its slices' rates; each ratio is taken against the direct path of "
 		"the same round and service count; min / median / max over the rounds\n",
 		r->rounds, r->chunks);
-	rate_table(f, r, F_CPS, "Connections per second (connect, request, response, close)");
-	rate_table(f, r, F_RPS, "Requests per second on kept connections");
+	rate_table(f, r, REPORT_F_CPS,
+		   "Connections per second (connect, request, response, close)");
+	rate_table(f, r, REPORT_F_RPS, "Requests per second on kept connections");
 	latency_table(f, r);
 	cpu_table(f, r);
 	prog_table(f, r);
@@ -329,4 +322,29 @@ void report_print(FILE *f, const struct report *r)
 			fprintf(f, "\nNot measured: %s: %s\n", report_path_title[p], r->skipped[p]);
 	if (r->notes[0])
 		fprintf(f, "\nNotes:\n\n%s", r->notes);
+}
+
+bool report_median(const struct report *r, enum bench_path p, int c, enum report_field f,
+		   bool ratio, double *out)
+{
+	struct summary s = collect(r, p, c, f, ratio);
+
+	if (!s.n)
+		return false;
+	*out = s.med;
+	return true;
+}
+
+bool report_prog_median(const struct report *r, enum bench_prog p, int c, double *out)
+{
+	double v[REPORT_MAX_ROUNDS];
+	int n = 0;
+
+	for (int i = 0; i < r->rounds; i++)
+		if (r->prog_s[p][c][i] >= 0)
+			v[n++] = r->prog_s[p][c][i];
+	if (!n)
+		return false;
+	*out = summarize(v, n).med;
+	return true;
 }

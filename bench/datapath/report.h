@@ -96,6 +96,26 @@ struct report {
 
 /* Path names as the table shows them. */
 extern const char *const report_path_title[PATH__MAX];
+extern const char *const report_prog_title[PROG__MAX];
+
+enum report_field {
+	REPORT_F_CPS,
+	REPORT_F_RPS,
+	REPORT_F_P50,
+	REPORT_F_P99,
+	REPORT_F_CPU_CONN,
+	REPORT_F_CPU_REQ,
+};
+
+/*
+ * A field's median over the rounds for path p and count c, as a value or
+ * as a ratio to the path's direct baseline (report_base_path) in each
+ * round. false when no round has it.
+ */
+bool report_median(const struct report *r, enum bench_path p, int c, enum report_field f,
+		   bool ratio, double *out);
+/* A programming time's median over the rounds, seconds; false when none. */
+bool report_prog_median(const struct report *r, enum bench_prog p, int c, double *out);
 
 /* Empty report: every prog_s < 0, every measure not ok. */
 void report_init(struct report *r);
