@@ -135,7 +135,8 @@ static void usage(FILE *f)
 		"  --chunks N            slices per measurement, paths taking turns (10)\n"
 		"  --restore-limit S     time limit of kube-proxy's iptables-restore call (60)\n"
 		"  --request-size B      (64)   --response-size B  (512)\n"
-		"  --results-dir DIR     where datapath-DATE.md goes (bench/results; - for none)\n"
+		"  --results-dir DIR     where datapath-DATE.md and its plots go (bench/results;\n"
+		"                        - for none)\n"
 		"  --keep-workdir        keep the temp dir (static file, rules, logs)\n"
 		"  --cleanup             remove what a killed run left, then exit\n",
 		REPORT_MAX_ROUNDS);
