@@ -102,6 +102,17 @@ struct lb_writer {
 	struct capstan_src_range_key *orphan_ranges;
 	size_t norphan_ranges, orphan_ranges_cap;
 	/*
+	 * What an incremental commit looks at: backend ids whose references
+	 * went down (or that were written) and addresses whose last service
+	 * port went, this round. A full commit looks at everything, so a
+	 * round that changed one service of 10,000 costs what that service
+	 * costs, not a walk of every id and address.
+	 */
+	__u32 *be_dirty;
+	size_t nbe_dirty, be_dirty_cap;
+	uint64_t *vip_dirty;
+	size_t nvip_dirty, vip_dirty_cap;
+	/*
 	 * Affinity entries to delete at commit, as rev_nat_id << 32 | backend
 	 * id (backend 0: every entry of the service port). Values are (void *)1.
 	 */
@@ -280,8 +291,15 @@ static struct fe_state *fe_new(struct lb_writer *w, __be32 addr, __be16 port, __
 	return st;
 }
 
+static void be_dirty(struct lb_writer *w, __u32 id)
+{
+	w->be_dirty = grow(w->be_dirty, &w->be_dirty_cap, w->nbe_dirty + 1, sizeof(*w->be_dirty));
+	w->be_dirty[w->nbe_dirty++] = id;
+}
+
 static void be_unref(struct lb_writer *w, __u32 id, bool slot)
 {
+	be_dirty(w, id);
 	w->be[id].refs--;
 	if (slot)
 		w->be[id].active_refs--;
@@ -404,6 +422,7 @@ static int backend_get(struct lb_writer *w, const struct capstan_backend *b, boo
 	/* Rewritten for its flags only: a terminating list does not change its state. */
 	if (bs->written && !active)
 		val.state = bs->val.state;
+	be_dirty(w, id);
 	err = op_update(w, LB_MAP_BACKEND, &id, &val);
 	if (err) {
 		if (!bs->written && bs->refs == 0)
@@ -856,6 +875,11 @@ static void fe_free(struct lb_writer *w, struct fe_state *st)
 	/* A VIP entry that is still written is deleted by the commit. */
 	if (vip && --vip->refs == 0 && !vip->written)
 		free(u64map_del(&w->vips, st->addr));
+	else if (vip && vip->refs == 0) {
+		w->vip_dirty = grow(w->vip_dirty, &w->vip_dirty_cap, w->nvip_dirty + 1,
+				    sizeof(*w->vip_dirty));
+		w->vip_dirty[w->nvip_dirty++] = st->addr;
+	}
 	free(st->slots);
 	free(st->term);
 	free(st->ranges);
@@ -964,6 +988,7 @@ static void mirror_reset(struct lb_writer *w)
 	memset(w->be, 0, w->max_backend * sizeof(*w->be));
 	memset(w->by_rnat, 0, w->max_rev_nat * sizeof(*w->by_rnat));
 	w->norphan_svc = w->norphan_rnat = w->norphan_be = w->norphan_ranges = 0;
+	w->nbe_dirty = w->nvip_dirty = 0;
 }
 
 void lb_writer_free(struct lb_writer *w)
@@ -979,6 +1004,8 @@ void lb_writer_free(struct lb_writer *w)
 	free(w->orphan_rnat);
 	free(w->orphan_be);
 	free(w->orphan_ranges);
+	free(w->be_dirty);
+	free(w->vip_dirty);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -1126,26 +1153,42 @@ static void commit_orphans(struct lb_writer *w, int *first)
 
 static void commit_vips(struct lb_writer *w, int *first)
 {
-	uint64_t *dead = xcalloc(w->vips.len + 1, sizeof(*dead));
-	size_t n = 0, it = 0;
-	uint64_t key;
+	uint64_t *dead = w->vip_dirty, key;
+	size_t n = w->nvip_dirty, it = 0, keep = 0;
 	void *val;
 
-	while (u64map_next(&w->vips, &it, &key, &val))
-		if (((struct vip_state *)val)->refs == 0)
-			dead[n++] = key;
+	/* A full round looks at every address (a restore leaves unused ones). */
+	if (w->full) {
+		dead = xcalloc(w->vips.len + 1, sizeof(*dead));
+		n = 0;
+		while (u64map_next(&w->vips, &it, &key, &val))
+			if (((struct vip_state *)val)->refs == 0)
+				dead[n++] = key;
+	}
 	for (size_t i = 0; i < n; i++) {
+		struct vip_state *vip = u64map_get(&w->vips, dead[i]);
 		__be32 addr = (__be32)dead[i];
-		int err = op_remove(w, LB_MAP_VIP, &addr);
+		int err;
 
+		if (!vip || vip->refs)
+			continue; /* gone already, or taken again this round */
+		err = op_remove(w, LB_MAP_VIP, &addr);
 		if (err) {
 			if (!*first)
 				*first = err;
+			if (dead != w->vip_dirty) /* keep it for the next round */
+				continue;
+			w->vip_dirty[keep++] = dead[i];
 			continue;
 		}
 		free(u64map_del(&w->vips, dead[i]));
 	}
-	free(dead);
+	if (dead != w->vip_dirty)
+		free(dead);
+	else
+		w->nvip_dirty = keep;
+	if (w->full)
+		w->nvip_dirty = 0;
 }
 
 struct affinity_walk {
@@ -1228,6 +1271,45 @@ static void commit_affinity(struct lb_writer *w, int *first)
 	free(a.dead);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A backend nobody names is deleted; one only terminating lists name is
+ * marked TERMINATING. 0, or the -errno of a failed map operation.
+ */
+static int commit_backend(struct lb_writer *w, __u32 id, int *first)
+{
+	struct be_state *bs = &w->be[id];
+	int err;
+
+	if (!bs->written)
+		return 0;
+	if (bs->refs == 0) {
+		err = op_remove(w, LB_MAP_BACKEND, &id);
+		if (!err) {
+			lb_ids_release(w->be_ids, id);
+			*bs = (struct be_state){ 0 };
+		}
+	} else if (bs->active_refs == 0 && bs->val.state == CAPSTAN_BE_ACTIVE) {
+		struct capstan_backend val = bs->val;
+
+		val.state = CAPSTAN_BE_TERMINATING;
+		err = op_update(w, LB_MAP_BACKEND, &id, &val);
+		if (!err)
+			bs->val = val;
+	} else {
+		return 0;
+	}
+	if (err && !*first)
+		*first = err;
+	return err;
+}
+
 static void commit_backends(struct lb_writer *w, int *first)
 {
 	size_t keep = 0;
@@ -1242,34 +1324,35 @@ static void commit_backends(struct lb_writer *w, int *first)
 		}
 	}
 	w->norphan_be = keep;
-	for (__u32 id = 1; id < w->max_backend; id++) {
-		struct be_state *bs = &w->be[id];
+	if (w->full) {
+		for (__u32 id = 1; id < w->max_backend; id++) {
+			struct be_state *bs = &w->be[id];
 
-		if (bs->restore_hold && w->full) {
-			bs->restore_hold = false;
-			bs->refs--;
-		}
-		if (!bs->written)
-			continue;
-		if (bs->refs == 0) {
-			err = op_remove(w, LB_MAP_BACKEND, &id);
-			if (!err) {
-				lb_ids_release(w->be_ids, id);
-				*bs = (struct be_state){ 0 };
+			if (bs->restore_hold) {
+				bs->restore_hold = false;
+				bs->refs--;
 			}
-		} else if (bs->active_refs == 0 && bs->val.state == CAPSTAN_BE_ACTIVE) {
-			struct capstan_backend val = bs->val;
-
-			val.state = CAPSTAN_BE_TERMINATING;
-			err = op_update(w, LB_MAP_BACKEND, &id, &val);
-			if (!err)
-				bs->val = val;
-		} else {
-			continue;
+			commit_backend(w, id, first);
 		}
-		if (err && !*first)
-			*first = err;
+		w->nbe_dirty = 0;
+		return;
 	}
+	/*
+	 * Only the ids this round touched, in id order (as a full round goes),
+	 * each once; one whose write failed stays for the next round.
+	 */
+	if (w->nbe_dirty)
+		qsort(w->be_dirty, w->nbe_dirty, sizeof(*w->be_dirty), cmp_u32);
+	keep = 0;
+	for (size_t i = 0; i < w->nbe_dirty; i++) {
+		__u32 id = w->be_dirty[i];
+
+		if (i > 0 && id == w->be_dirty[i - 1])
+			continue;
+		if (commit_backend(w, id, first) < 0)
+			w->be_dirty[keep++] = id;
+	}
+	w->nbe_dirty = keep;
 }
 
 int lb_writer_commit(struct lb_writer *w, struct lb_write_stats *st)

@@ -69,7 +69,30 @@ static int write_static(FILE *f, int nsvc, int nep, int last_nep)
 		}
 		fprintf(f, "]}%s\n", i < nsvc - 1 ? "," : "");
 	}
-	fputs("]}\n", f);
+	/*
+	 * The packet-rate service (flood.h): UDP, a NodePort, its endpoints on
+	 * "another node" so the NodePort path SNATs and redirects.
+	 */
+	fprintf(f,
+		",{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"pps\","
+		"\"namespace\":\"bench\"},\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"%s\","
+		"\"clusterIPs\":[\"%s\"],\"ports\":[{\"name\":\"udp\",\"protocol\":\"UDP\","
+		"\"port\":%d,\"targetPort\":%d,\"nodePort\":%d}],\"selector\":{\"app\":\"pps\"}}},"
+		"\n"
+		"{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\"metadata\":"
+		"{\"name\":\"pps-b0\",\"namespace\":\"bench\",\"labels\":{\"kubernetes.io/"
+		"service-name\":\"pps\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"udp\","
+		"\"protocol\":\"UDP\",\"port\":%d}],\"endpoints\":[",
+		TOPO_PPS_SVC_ADDR, TOPO_PPS_SVC_ADDR, TOPO_SVC_PORT, TOPO_POD_PORT,
+		TOPO_PPS_NODEPORT, TOPO_POD_PORT);
+	for (int e = 0; e < nep; e++) {
+		topo_pod_addr(e, pod, sizeof(pod));
+		fprintf(f,
+			"%s{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true},"
+			"\"nodeName\":\"other-node\"}",
+			e ? "," : "", pod);
+	}
+	fputs("]}\n]}\n", f);
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -173,6 +173,48 @@ static void write_service(FILE *f, int i, int nsvc, int nep, int pass)
 	}
 }
 
+/*
+ * The packet-rate service (flood.h): UDP to TOPO_PPS_SVC_ADDR, the same
+ * KUBE-SVC / KUBE-SEP shape; declarations (pass 0) or rules (pass 1). Its
+ * KUBE-SERVICES rule is the last one, after every measured-shape service.
+ */
+static void write_pps_service(FILE *f, int nep, int pass)
+{
+	const char *port_name = "bench/pps:udp";
+	char svc[32], sep[32], key[128], pod[20];
+
+	chain_name(svc, sizeof(svc), "KUBE-SVC-", "bench/pps:udpudp");
+	if (pass == 0)
+		fprintf(f, ":%s - [0:0]\n", svc);
+	else
+		fprintf(f,
+			"-A KUBE-SERVICES -m comment --comment \"%s cluster IP\" -m udp -p udp "
+			"-d %s/32 --dport %d -j %s\n",
+			port_name, TOPO_PPS_SVC_ADDR, TOPO_SVC_PORT, svc);
+	for (int e = 0; e < nep; e++) {
+		topo_pod_addr(e, pod, sizeof(pod));
+		snprintf(key, sizeof(key), "%sudp%s:%d", port_name, pod, TOPO_POD_PORT);
+		chain_name(sep, sizeof(sep), "KUBE-SEP-", key);
+		if (pass == 0) {
+			fprintf(f, ":%s - [0:0]\n", sep);
+			continue;
+		}
+		if (e < nep - 1)
+			fprintf(f,
+				"-A %s -m comment --comment \"%s -> %s:%d\" -m statistic --mode "
+				"random --probability %0.10f -j %s\n",
+				svc, port_name, pod, TOPO_POD_PORT, 1.0 / (nep - e), sep);
+		else
+			fprintf(f, "-A %s -m comment --comment \"%s -> %s:%d\" -j %s\n", svc,
+				port_name, pod, TOPO_POD_PORT, sep);
+		fprintf(f,
+			"-A %s -m comment --comment %s -s %s/32 -j KUBE-MARK-MASQ\n"
+			"-A %s -m comment --comment %s -m udp -p udp -j DNAT --to-destination "
+			"%s:%d\n",
+			sep, port_name, pod, sep, port_name, pod, TOPO_POD_PORT);
+	}
+}
+
 int kproxy_write_rules(FILE *f, int nsvc, int nep)
 {
 	struct svc_names s;
@@ -188,6 +230,7 @@ int kproxy_write_rules(FILE *f, int nsvc, int nep)
 	      f);
 	for (int i = 0; i < nsvc; i++)
 		write_service(f, i, nsvc, nep, 0);
+	write_pps_service(f, nep, 0);
 	/*
 	 * Service traffic enters KUBE-SERVICES from PREROUTING (pods, other
 	 * hosts) and OUTPUT (the node's own processes). KUBE-POSTROUTING
@@ -218,6 +261,7 @@ int kproxy_write_rules(FILE *f, int nsvc, int nep)
 			"-d %s/32 --dport %d -j %s\n",
 			s.port_name, s.addr, TOPO_SVC_PORT, s.svc_chain);
 	}
+	write_pps_service(f, nep, 1);
 	for (int i = 0; i < nsvc; i++)
 		write_service(f, i, nsvc, nep, 1);
 	/* NodePorts are matched by destination type after every service (empty here). */

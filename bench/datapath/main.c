@@ -49,6 +49,7 @@
 #include "abi.h"
 #include "agent.h"
 #include "agent/lb/loader.h"
+#include "flood.h"
 #include "knft.h"
 #include "kproxy.h"
 #include "load.h"
@@ -81,6 +82,8 @@ struct opts {
 	long resp_size;
 	double seconds;
 	double restore_limit;
+	long flood_packets;
+	double flood_seconds;
 	bool want[PATH__MAX];
 	bool keep_workdir;
 };
@@ -134,6 +137,10 @@ static void usage(FILE *f)
 		"  --seconds S           time limit of each measurement (10)\n"
 		"  --chunks N            slices per measurement, paths taking turns (10)\n"
 		"  --restore-limit S     time limit of kube-proxy's iptables-restore call (60)\n"
+		"  --flood-packets N     64-byte UDP frames per forwarding measurement, 0 for "
+		"none\n"
+		"                        (3000000)\n"
+		"  --flood-seconds S     time limit of each forwarding measurement (5)\n"
 		"  --request-size B      (64)   --response-size B  (512)\n"
 		"  --results-dir DIR     where datapath-DATE.md and its plots go (bench/results;\n"
 		"                        - for none)\n"
@@ -205,6 +212,8 @@ enum {
 	OPT_SECONDS,
 	OPT_CHUNKS,
 	OPT_RESTORE_LIMIT,
+	OPT_FLOOD_PACKETS,
+	OPT_FLOOD_SECONDS,
 	OPT_REQ_SIZE,
 	OPT_RESP_SIZE,
 	OPT_RESULTS_DIR,
@@ -254,6 +263,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
 		{ "chunks", required_argument, NULL, OPT_CHUNKS },
 		{ "restore-limit", required_argument, NULL, OPT_RESTORE_LIMIT },
+		{ "flood-packets", required_argument, NULL, OPT_FLOOD_PACKETS },
+		{ "flood-seconds", required_argument, NULL, OPT_FLOOD_SECONDS },
 		{ "request-size", required_argument, NULL, OPT_REQ_SIZE },
 		{ "response-size", required_argument, NULL, OPT_RESP_SIZE },
 		{ "results-dir", required_argument, NULL, OPT_RESULTS_DIR },
@@ -274,6 +285,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ OPT_CHUNKS, &o->chunks, 1, 100 },
 		{ OPT_REQ_SIZE, &o->req_size, 1, LOAD_MAX_MSG },
 		{ OPT_RESP_SIZE, &o->resp_size, 1, LOAD_MAX_MSG },
+		{ OPT_FLOOD_PACKETS, &o->flood_packets, 0, 100000000 },
 	};
 	static char bad_buf[128];
 	const char *bad = NULL;
@@ -293,7 +305,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			    .req_size = 64,
 			    .resp_size = 512,
 			    .seconds = 10,
-			    .restore_limit = 60 };
+			    .restore_limit = 60,
+			    .flood_packets = 3000000,
+			    .flood_seconds = 5 };
 	parse_counts("1,1000,10000", o);
 	for (int p = 0; p < PATH__MAX; p++)
 		o->want[p] = true;
@@ -327,6 +341,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_SECONDS:
 			if ((o->seconds = parse_seconds(optarg, 120)) < 0)
 				bad = "--seconds: more than 0, at most 120";
+			break;
+		case OPT_FLOOD_SECONDS:
+			if ((o->flood_seconds = parse_seconds(optarg, 60)) < 0)
+				bad = "--flood-seconds: more than 0, at most 60";
 			break;
 		case OPT_RESTORE_LIMIT:
 			if ((o->restore_limit = parse_seconds(optarg, 3600)) < 0)
@@ -637,6 +655,34 @@ static int run_agent_group(struct bench *b, int c, int round)
 	return err;
 }
 
+/* Forwarding packets per second per core through path p (flood.h), kept for the report. */
+static int flood(struct bench *b, enum bench_path p, const char *daddr, int dport, int c, int round)
+{
+	struct flood_result fr;
+	char why[256];
+	int err;
+
+	if (!b->o.flood_packets)
+		return 0;
+	err = flood_run(&b->topo, daddr, dport, b->o.flood_packets, b->o.flood_seconds, &fr, why,
+			sizeof(why));
+	if (err == -EINTR)
+		return err;
+	if (err < 0) {
+		report_note(&b->rep, "round %d, %d services, %s: forwarding not measured: %s",
+			    round + 1, b->o.counts[c], report_path_title[p], why);
+		return 0;
+	}
+	b->rep.flood[p][c][round].pps = fr.pps;
+	b->rep.flood[p][c][round].pps_core = fr.pps_core;
+	b->rep.flood[p][c][round].sent = fr.sent;
+	b->rep.flood[p][c][round].delivered = fr.delivered;
+	fprintf(stderr,
+		"  %-50s forwarding: %ld of %ld frames delivered, %.0f pps, %.0f pps per core\n",
+		report_path_title[p], fr.delivered, fr.sent, fr.pps, fr.pps_core);
+	return 0;
+}
+
 /*
  * Load kube-proxy's rules into a fresh node with tool, measure, throw the
  * node away. kube-proxy's own call (--noflush) is timed under a limit: with
@@ -691,6 +737,8 @@ static int run_iptables(struct bench *b, enum bench_path p, const char *tool, in
 		return -EINTR;
 	if (loaded) {
 		err = run_group(b, &p, 1, c, round);
+		if (!err && p == PATH_IPT_NFT)
+			err = flood(b, p, TOPO_PPS_SVC_ADDR, TOPO_SVC_PORT, c, round);
 		/* kube-proxy's partial sync for one endpoint change, on the loaded rules. */
 		if (!err && b->o.endpoints > 1 &&
 		    kproxy_restore(tool, b->topo.node, b->rules_change_path[c], log, true,
@@ -817,6 +865,8 @@ static int run_nodeport_group(struct bench *b, enum bench_path np, int c, int ro
 		fprintf(stderr, "  capstan-agent on the node (%s): ready after %.3f s\n",
 			path_key[np], maps);
 		err = run_group(b, paths, 2, c, round);
+		if (!err)
+			err = flood(b, np, TOPO_NODE_ADDR, TOPO_PPS_NODEPORT, c, round);
 	}
 	agent_stop(&b->agent);
 	b->agent_live = false;
@@ -1064,6 +1114,8 @@ int main(int argc, char **argv)
 	b->rep.seconds = b->o.seconds;
 	b->rep.chunks = b->o.chunks;
 	b->rep.req_size = b->o.req_size;
+	b->rep.flood_packets = b->o.flood_packets;
+	b->rep.flood_seconds = b->o.flood_seconds;
 	b->rep.resp_size = b->o.resp_size;
 	check_paths(b);
 	/* Others may share the machine: settle for a bit less idle than it has now. */

@@ -220,6 +220,81 @@ static void cpu_table(FILE *f, const struct report *r)
 		}
 }
 
+/* Per-core ratio of path p to kube-proxy iptables (nf_tables) over the rounds. */
+static struct summary flood_ratio(const struct report *r, int p, int c)
+{
+	double v[REPORT_MAX_ROUNDS];
+	int n = 0;
+
+	for (int i = 0; i < r->rounds; i++) {
+		double mine = r->flood[p][c][i].pps_core,
+		       ipt = r->flood[PATH_IPT_NFT][c][i].pps_core;
+
+		if (mine > 0 && ipt > 0)
+			v[n++] = mine / ipt;
+	}
+	return summarize(v, n);
+}
+
+static void flood_table(FILE *f, const struct report *r)
+{
+	bool any = false;
+
+	for (int p = 0; p < PATH__MAX && !any; p++)
+		for (int c = 0; c < r->ncounts && !any; c++)
+			any = r->flood[p][c][0].pps_core > 0;
+	if (!any)
+		return;
+	fprintf(f,
+		"\n## Forwarding 64-byte UDP frames (packets per second per core)\n\n"
+		"%ld frames or %.0f s from the client's link to the pods, where an XDP program "
+		"drops and counts them; per core = frames delivered per busy CPU second of the "
+		"whole machine.\n\n"
+		"| services | path | delivered pps | pps per core | per-core ratio to kube-proxy "
+		"iptables (nf_tables): min / median / max |\n"
+		"|---:|---|---:|---:|---|\n",
+		r->flood_packets, r->flood_seconds);
+	for (int c = 0; c < r->ncounts; c++)
+		for (int p = 0; p < PATH__MAX; p++) {
+			double pps[REPORT_MAX_ROUNDS], core[REPORT_MAX_ROUNDS];
+			struct summary s;
+			int n = 0;
+
+			for (int i = 0; i < r->rounds; i++)
+				if (r->flood[p][c][i].pps_core > 0) {
+					pps[n] = r->flood[p][c][i].pps;
+					core[n++] = r->flood[p][c][i].pps_core;
+				}
+			if (!n)
+				continue;
+			fprintf(f, "| %d | %s | %.0f | %.0f | ", r->counts[c], report_path_title[p],
+				summarize(pps, n).med, summarize(core, n).med);
+			s = flood_ratio(r, p, c);
+			if (p == PATH_IPT_NFT)
+				fputs("1.00x |\n", f);
+			else if (s.n)
+				fprintf(f, "%.2fx / %.2fx / %.2fx |\n", s.min, s.med, s.max);
+			else
+				fputs("- |\n", f);
+		}
+}
+
+int report_xdp_flood_worst(const struct report *r, double *ratio, int *count)
+{
+	bool found = false;
+
+	for (int c = 0; c < r->ncounts; c++) {
+		struct summary s = flood_ratio(r, PATH_NP_XDP, c);
+
+		if (s.n && (!found || s.med < *ratio)) {
+			*ratio = s.med;
+			*count = r->counts[c];
+			found = true;
+		}
+	}
+	return found ? 0 : -ENOENT;
+}
+
 static void print_time(FILE *f, double s)
 {
 	if (s < 1e-3)
@@ -310,6 +385,7 @@ void report_print(FILE *f, const struct report *r)
 	rate_table(f, r, REPORT_F_RPS, "Requests per second on kept connections");
 	latency_table(f, r);
 	cpu_table(f, r);
+	flood_table(f, r);
 	prog_table(f, r);
 	fputs("\n", f);
 	if (report_socklb_worst(r, &worst, &worst_n) == 0)
@@ -317,6 +393,33 @@ void report_print(FILE *f, const struct report *r)
 			"Target: socket LB at least 0.97x of direct for connection rate at every "
 			"service count: **%s** (lowest median %.2fx, at %d service%s).\n",
 			worst >= 0.97 ? "met" : "missed", worst, worst_n, worst_n == 1 ? "" : "s");
+	if (report_xdp_flood_worst(r, &worst, &worst_n) == 0)
+		fprintf(f,
+			"\nTarget: capstan NodePort through XDP at least 3x kube-proxy-shaped "
+			"iptables "
+			"DNAT in forwarded packets per second per core: **%s** (lowest median "
+			"%.2fx, "
+			"at %d service%s).\n",
+			worst >= 3 ? "met" : "missed", worst, worst_n, worst_n == 1 ? "" : "s");
+	{
+		double sync = 0;
+		int at = 0;
+
+		for (int c = 0; c < r->ncounts; c++) {
+			double v;
+
+			if (report_prog_median(r, PROG_AGENT_CHANGE_SYNC, c, &v) &&
+			    r->counts[c] >= at) {
+				sync = v;
+				at = r->counts[c];
+			}
+		}
+		if (at)
+			fprintf(f,
+				"\nTarget: one endpoint change applied in under 1 ms with the most "
+				"services programmed: **%s** (%.3f ms at %d services).\n",
+				sync < 1e-3 ? "met" : "missed", sync * 1e3, at);
+	}
 	for (int p = 0; p < PATH__MAX; p++)
 		if (r->skipped[p][0])
 			fprintf(f, "\nNot measured: %s: %s\n", report_path_title[p], r->skipped[p]);

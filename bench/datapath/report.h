@@ -86,6 +86,13 @@ struct report {
 	int req_size, resp_size;
 	/* the figures */
 	struct measure m[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
+	/* forwarding 64-byte UDP frames (flood.h); pps_core 0 = not measured */
+	struct {
+		double pps, pps_core;
+		long sent, delivered;
+	} flood[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
+	long flood_packets;
+	double flood_seconds;
 	double prog_s[PROG__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS]; /* < 0: none */
 	double prog_limit_s[PROG__MAX][REPORT_MAX_COUNTS]; /* > 0: stopped at this limit */
 	/* why a path is missing, and what went wrong on the way; "" when nothing */
@@ -132,5 +139,12 @@ void report_print(FILE *f, const struct report *r);
  * when no socket-LB figure exists.
  */
 int report_socklb_worst(const struct report *r, double *ratio, int *count);
+
+/*
+ * The lowest median ratio of XDP NodePort to kube-proxy iptables (nf_tables)
+ * forwarding packets per second per core over the service counts (the
+ * target is >= 3). 0, or -ENOENT when either figure is missing.
+ */
+int report_xdp_flood_worst(const struct report *r, double *ratio, int *count);
 
 #endif

@@ -124,6 +124,9 @@ static int node_make(struct topo *t)
 	if (!err)
 		err = wire(t, TOPO_NODE_CLIENT_IF, t->client, TOPO_CLIENT_ADDR,
 			   TOPO_SVC_ADDR "/32");
+	if (!err)
+		err = IP(t->client, "route", "add", TOPO_PPS_SVC_ADDR "/32", "via", GW, "dev",
+			 "eth0");
 	for (int i = 0; !err && i < t->npods; i++) {
 		snprintf(node_if, sizeof(node_if), "vp%d", i + 1);
 		topo_pod_addr(i, addr, sizeof(addr));

@@ -57,6 +57,13 @@
  * program translates them).
  */
 #define TOPO_NODE_NAME "bench-node"
+/*
+ * The packet-rate service (flood.h): UDP port 80 at this cluster IP and
+ * NodePort, its endpoints on another node as far as the agent knows (so the
+ * NodePort path SNATs and redirects, never handing a packet to the stack).
+ */
+#define TOPO_PPS_SVC_ADDR "10.96.0.11"
+#define TOPO_PPS_NODEPORT 30081
 
 struct topo {
 	char node[64];

@@ -1,0 +1,333 @@
+/* flood.c - see flood.h. */
+#include "flood.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "proc.h"
+#include "util.h"
+
+#define FLOOD_FRAME 60	 /* 64 on the wire with the FCS */
+#define FLOOD_BATCH 64	 /* frames per sendmmsg */
+#define FLOOD_FLOWS 1024 /* source ports cycled through */
+#define FLOOD_SPORT 20000
+
+/* ---------------------------------------------------------------- the pods' sink */
+
+/* In a child inside the pod: attach (or detach) the drop program on eth0. */
+static int sink_child(bool attach)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_DROP },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int ifindex = (int)if_nametoindex("eth0"), fd;
+
+	if (!ifindex)
+		return 1;
+	if (!attach)
+		return bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL) == 0 ? 0 : 2;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_sink", "GPL", insns, ARRAY_SIZE(insns), NULL);
+	if (fd < 0)
+		return 3;
+	/* Not a link: the program stays on the device when this child exits. */
+	return bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL) == 0 ? 0 : 4;
+}
+
+/* In a child inside the pod: the sum of eth0's xdp_drops counters, written to fd. */
+static int count_child(int fd)
+{
+	FILE *p = popen("ethtool -S eth0 2>/dev/null", "r");
+	char line[256];
+	long long sum = 0, v;
+
+	if (!p)
+		return 1;
+	while (fgets(line, sizeof(line), p)) {
+		const char *c = strstr(line, "xdp_drops:");
+
+		if (c && sscanf(c, "xdp_drops: %lld", &v) == 1)
+			sum += v;
+	}
+	pclose(p);
+	return write(fd, &sum, sizeof(sum)) == sizeof(sum) ? 0 : 2;
+}
+
+/* Run fn in a child in netns; its exit status (0 = fine) or -errno. */
+static int in_netns(const char *netns, int (*fn)(void *), void *arg)
+{
+	struct proc_opts o = { .netns = netns };
+	int status, err;
+	pid_t pid = proc_fork(&o);
+
+	if (pid < 0)
+		return pid;
+	if (pid == 0)
+		_exit(fn(arg));
+	err = proc_wait(pid, 30, &status);
+	if (err < 0) {
+		proc_stop(pid, 1);
+		return err;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -EIO;
+}
+
+static int attach_fn(void *arg)
+{
+	return sink_child(*(bool *)arg);
+}
+
+static int count_fn(void *arg)
+{
+	return count_child(*(int *)arg);
+}
+
+/* Frames the pods' sink programs have dropped so far, or -errno. */
+static long long delivered(const struct topo *t)
+{
+	long long total = 0;
+
+	for (int i = 0; i < t->npods; i++) {
+		int pfd[2], rc;
+		long long v = 0;
+
+		if (pipe(pfd) < 0)
+			return -errno;
+		rc = in_netns(t->pod[i], count_fn, &pfd[1]);
+		close(pfd[1]);
+		if (rc != 0 || read(pfd[0], &v, sizeof(v)) != sizeof(v)) {
+			close(pfd[0]);
+			return rc < 0 ? rc : -EIO;
+		}
+		close(pfd[0]);
+		total += v;
+	}
+	return total;
+}
+
+static int sinks(const struct topo *t, bool attach)
+{
+	for (int i = 0; i < t->npods; i++) {
+		int rc = in_netns(t->pod[i], attach_fn, &attach);
+
+		if (rc != 0 && attach)
+			return rc < 0 ? rc : -EIO;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the sender */
+
+struct sender {
+	struct in_addr daddr;
+	int dport;
+	long count;
+	double seconds;
+	int fd; /* results: sent (long), elapsed (double) */
+};
+
+static __u16 ip_csum(const void *data, size_t len)
+{
+	const __u8 *p = data;
+	__u32 sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (__u32)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((__u16)~sum);
+}
+
+/* The gateway's MAC from the client's neighbour table (filled by earlier traffic). */
+static int gateway_mac(__u8 mac[6])
+{
+	FILE *f = fopen("/proc/net/arp", "r");
+	char line[256], ip[64], hw[64];
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %*s %*s %63s", ip, hw) == 2 && !strcmp(ip, TOPO_NODE_ADDR) &&
+		    sscanf(hw, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+			   &mac[4], &mac[5]) == 6)
+			found = 0;
+	fclose(f);
+	return found;
+}
+
+/* Make the kernel resolve the gateway: one datagram to a port nobody serves. */
+static void poke_gateway(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, TOPO_NODE_ADDR, &a.sin_addr);
+	if (fd >= 0) {
+		sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a));
+		close(fd);
+	}
+}
+
+static void build_frame(__u8 *f, const __u8 *dmac, const __u8 *smac, struct in_addr saddr,
+			struct in_addr daddr, int sport, int dport)
+{
+	struct ether_header *eth = (struct ether_header *)f;
+	struct iphdr *ip = (struct iphdr *)(f + sizeof(*eth));
+	struct udphdr *udp = (struct udphdr *)(ip + 1);
+
+	memset(f, 0, FLOOD_FRAME);
+	memcpy(eth->ether_dhost, dmac, 6);
+	memcpy(eth->ether_shost, smac, 6);
+	eth->ether_type = htons(ETHERTYPE_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(FLOOD_FRAME - sizeof(*eth));
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_UDP;
+	ip->saddr = saddr.s_addr;
+	ip->daddr = daddr.s_addr;
+	ip->check = ip_csum(ip, sizeof(*ip));
+	udp->source = htons((__u16)sport);
+	udp->dest = htons((__u16)dport);
+	udp->len = htons(FLOOD_FRAME - sizeof(*eth) - sizeof(*ip));
+	udp->check = 0; /* none: IPv4 allows it, and no path needs to fix it up */
+}
+
+static int send_fn(void *arg)
+{
+	const struct sender *s = arg;
+	static __u8 frames[FLOOD_BATCH][FLOOD_FRAME];
+	struct mmsghdr msgs[FLOOD_BATCH];
+	struct iovec iov[FLOOD_BATCH];
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
+	struct ifreq ifr;
+	struct in_addr saddr;
+	__u8 dmac[6], smac[6];
+	long sent = 0;
+	double t0, elapsed;
+	int fd, one = 1;
+
+	inet_pton(AF_INET, TOPO_CLIENT_ADDR, &saddr);
+	if (gateway_mac(dmac) < 0) {
+		poke_gateway();
+		usleep(200 * 1000);
+		if (gateway_mac(dmac) < 0)
+			return 10;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+	if (fd < 0)
+		return 11;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		return 12;
+	memcpy(smac, ifr.ifr_hwaddr.sa_data, 6);
+	ll.sll_ifindex = (int)if_nametoindex("eth0");
+	/* Straight to the driver: the qdisc would be one more cost in every path. */
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+		return 13;
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < FLOOD_BATCH; i++) {
+		iov[i] = (struct iovec){ .iov_base = frames[i], .iov_len = FLOOD_FRAME };
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	t0 = proc_now();
+	while (sent < s->count && (elapsed = proc_now() - t0) < s->seconds) {
+		int n, batch = (int)MIN((long)FLOOD_BATCH, s->count - sent);
+
+		for (int i = 0; i < batch; i++)
+			build_frame(frames[i], dmac, smac, saddr, s->daddr,
+				    FLOOD_SPORT + (int)((sent + i) % FLOOD_FLOWS), s->dport);
+		n = sendmmsg(fd, msgs, (unsigned)batch, 0);
+		if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR)
+			return 14;
+		if (n > 0)
+			sent += n;
+	}
+	elapsed = proc_now() - t0;
+	close(fd);
+	if (write(s->fd, &sent, sizeof(sent)) != sizeof(sent) ||
+	    write(s->fd, &elapsed, sizeof(elapsed)) != sizeof(elapsed))
+		return 15;
+	return 0;
+}
+
+int flood_run(const struct topo *t, const char *daddr, int dport, long count, double seconds,
+	      struct flood_result *out, char *err, size_t errlen)
+{
+	struct sender s = { .dport = dport, .count = count, .seconds = seconds };
+	long long before, after;
+	double cpu0, cpu1;
+	int pfd[2] = { -1, -1 }, rc;
+
+	memset(out, 0, sizeof(*out));
+	inet_pton(AF_INET, daddr, &s.daddr);
+	rc = sinks(t, true);
+	if (rc < 0) {
+		snprintf(err, errlen, "attach the pods' XDP sink: %s", strerror(-rc));
+		goto out;
+	}
+	before = delivered(t);
+	if (before < 0 || pipe(pfd) < 0) {
+		rc = before < 0 ? (int)before : -errno;
+		snprintf(err, errlen, "read the pods' counters (ethtool -S): %s", strerror(-rc));
+		goto out;
+	}
+	s.fd = pfd[1];
+	cpu0 = proc_cpu_busy_s();
+	rc = in_netns(t->client, send_fn, &s);
+	cpu1 = proc_cpu_busy_s();
+	if (rc != 0) {
+		snprintf(err, errlen, "the sender failed (%d)", rc);
+		rc = rc < 0 ? rc : -EIO;
+		goto out;
+	}
+	if (read(pfd[0], &out->sent, sizeof(out->sent)) != sizeof(out->sent) ||
+	    read(pfd[0], &out->seconds, sizeof(out->seconds)) != sizeof(out->seconds)) {
+		rc = -EIO;
+		snprintf(err, errlen, "no result from the sender");
+		goto out;
+	}
+	/* Frames still in flight land within milliseconds. */
+	usleep(100 * 1000);
+	after = delivered(t);
+	if (after < 0) {
+		rc = (int)after;
+		snprintf(err, errlen, "read the pods' counters: %s", strerror(-rc));
+		goto out;
+	}
+	out->delivered = (long)(after - before);
+	out->cpu_s = cpu1 - cpu0;
+	out->pps = out->seconds > 0 ? (double)out->delivered / out->seconds : 0;
+	out->pps_core = out->cpu_s > 0 ? (double)out->delivered / out->cpu_s : 0;
+	rc = proc_interrupted ? -EINTR : 0;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	sinks(t, false);
+	return rc;
+}
