@@ -104,9 +104,10 @@ int plot_write(const struct report *r, const char *dir, const char *stem, char *
 	}
 	fprintf(f,
 		"# gnuplot %s.gp (from %s): the datapath benchmark's figures\n"
-		"set terminal pngcairo size 1000,620 font \",10\"\n"
+		"set terminal pngcairo size 1000,800 font \",10\"\n"
 		"set datafile missing \"?\"\n"
-		"set key outside right top vertical Left reverse noenhanced\n"
+		"set key below vertical Left reverse noenhanced\n"
+		"set format y \"%%g\"\n"
 		"set logscale x\n"
 		"set xlabel \"services programmed\"\n"
 		"set grid\n"
