@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +33,8 @@
 #define FLOOD_BATCH 64	 /* frames per sendmmsg */
 #define FLOOD_FLOWS 1024 /* source ports cycled through */
 #define FLOOD_SPORT 20000
+#define FLOOD_SENDER_CPU 0
+#define FLOOD_NODE_CPU 1
 
 /* ---------------------------------------------------------------- the pods' sink */
 
@@ -135,6 +140,83 @@ static int sinks(const struct topo *t, bool attach)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- the node's CPU */
+
+/* In a child in a namespace: that namespace's /sys, and ifname's NAPI made threaded. */
+static int threaded_fn(void *arg)
+{
+	char path[128];
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
+		return 1;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/threaded", (const char *)arg);
+	return proc_write_file(path, "1") == 0 ? 0 : 2;
+}
+
+/* Up to max PIDs of kernel threads whose name starts with "napi/". */
+static int napi_threads(pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)) && n < max) {
+		char path[300], comm[64] = "";
+		FILE *f;
+		long pid = strtol(e->d_name, NULL, 10);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "napi/", 5))
+			out[n++] = (pid_t)pid;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * The node's link and the pods' links to threaded NAPI on FLOOD_NODE_CPU.
+ * 0, or -errno when the kernel or the machine cannot (the caller then
+ * reports the whole machine only).
+ */
+static int split_cpus(const struct topo *t)
+{
+	pid_t before[256], after[256];
+	int nb, na, pinned = 0, rc;
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return -ENODEV;
+	nb = napi_threads(before, 256);
+	/* GRO makes the veth receive through NAPI on every path (XDP does anyway). */
+	if (proc_runl(true, t->node, "ethtool", "-K", TOPO_NODE_CLIENT_IF, "gro", "on", NULL) != 0)
+		return -EIO;
+	rc = in_netns(t->node, threaded_fn, (void *)TOPO_NODE_CLIENT_IF);
+	for (int i = 0; !rc && i < t->npods; i++)
+		rc = in_netns(t->pod[i], threaded_fn, (void *)"eth0");
+	if (rc)
+		return rc < 0 ? rc : -EOPNOTSUPP;
+	na = napi_threads(after, 256);
+	CPU_ZERO(&set);
+	CPU_SET(FLOOD_NODE_CPU, &set);
+	for (int i = 0; i < na; i++) {
+		bool old = false;
+
+		for (int j = 0; j < nb && !old; j++)
+			old = before[j] == after[i];
+		if (!old && sched_setaffinity(after[i], sizeof(set), &set) == 0)
+			pinned++;
+	}
+	return pinned ? 0 : -ESRCH;
+}
+
 /* ---------------------------------------------------------------- the sender */
 
 struct sender {
@@ -142,7 +224,8 @@ struct sender {
 	int dport;
 	long count;
 	double seconds;
-	int fd; /* results: sent (long), elapsed (double) */
+	bool pin; /* on FLOOD_SENDER_CPU */
+	int fd;	  /* results: sent (long), elapsed (double) */
 };
 
 static __u16 ip_csum(const void *data, size_t len)
@@ -234,6 +317,14 @@ static int send_fn(void *arg)
 		if (gateway_mac(dmac) < 0)
 			return 10;
 	}
+	if (s->pin) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(FLOOD_SENDER_CPU, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			return 16;
+	}
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
 	if (fd < 0)
 		return 11;
@@ -279,7 +370,7 @@ int flood_run(const struct topo *t, const char *daddr, int dport, long count, do
 {
 	struct sender s = { .dport = dport, .count = count, .seconds = seconds };
 	long long before, after;
-	double cpu0, cpu1;
+	double cpu0, cpu1, node0 = -1, node1 = -1;
 	int pfd[2] = { -1, -1 }, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -296,9 +387,14 @@ int flood_run(const struct topo *t, const char *daddr, int dport, long count, do
 		goto out;
 	}
 	s.fd = pfd[1];
+	s.pin = split_cpus(t) == 0;
 	cpu0 = proc_cpu_busy_s();
+	if (s.pin)
+		node0 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
 	rc = in_netns(t->client, send_fn, &s);
 	cpu1 = proc_cpu_busy_s();
+	if (s.pin)
+		node1 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
 	if (rc != 0) {
 		snprintf(err, errlen, "the sender failed (%d)", rc);
 		rc = rc < 0 ? rc : -EIO;
@@ -322,6 +418,10 @@ int flood_run(const struct topo *t, const char *daddr, int dport, long count, do
 	out->cpu_s = cpu1 - cpu0;
 	out->pps = out->seconds > 0 ? (double)out->delivered / out->seconds : 0;
 	out->pps_core = out->cpu_s > 0 ? (double)out->delivered / out->cpu_s : 0;
+	if (node0 >= 0 && node1 > node0) {
+		out->node_cpu_s = node1 - node0;
+		out->pps_node_core = (double)out->delivered / out->node_cpu_s;
+	}
 	rc = proc_interrupted ? -EINTR : 0;
 out:
 	if (pfd[0] >= 0)

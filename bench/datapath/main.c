@@ -675,11 +675,13 @@ static int flood(struct bench *b, enum bench_path p, const char *daddr, int dpor
 	}
 	b->rep.flood[p][c][round].pps = fr.pps;
 	b->rep.flood[p][c][round].pps_core = fr.pps_core;
+	b->rep.flood[p][c][round].pps_node_core = fr.pps_node_core;
 	b->rep.flood[p][c][round].sent = fr.sent;
 	b->rep.flood[p][c][round].delivered = fr.delivered;
 	fprintf(stderr,
-		"  %-50s forwarding: %ld of %ld frames delivered, %.0f pps, %.0f pps per core\n",
-		report_path_title[p], fr.delivered, fr.sent, fr.pps, fr.pps_core);
+		"  %-50s forwarding: %ld of %ld frames delivered, %.0f pps, %.0f pps per core, "
+		"%.0f per node core\n",
+		report_path_title[p], fr.delivered, fr.sent, fr.pps, fr.pps_core, fr.pps_node_core);
 	return 0;
 }
 

@@ -41,17 +41,23 @@ double proc_now(void)
 	return now_mono_ns() / 1e9;
 }
 
-/* Idle and total jiffies of all CPUs, from the "cpu" line of /proc/stat. */
-static int cpu_times(unsigned long long *idle, unsigned long long *total)
+/* Idle and total jiffies of one CPU (cpu >= 0) or of all, from /proc/stat. */
+static int cpu_times_of(int cpu, unsigned long long *idle, unsigned long long *total)
 {
 	unsigned long long v[8] = { 0 };
 	FILE *f = fopen("/proc/stat", "r");
-	int n;
+	char line[512], want[16];
+	int n = 0;
 
 	if (!f)
 		return -errno;
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &v[6], &v[7]);
+	snprintf(want, sizeof(want), cpu < 0 ? "cpu " : "cpu%d ", cpu);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, want, strlen(want))) {
+			n = sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu",
+				   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+			break;
+		}
 	fclose(f);
 	if (n < 5)
 		return -EIO;
@@ -62,14 +68,24 @@ static int cpu_times(unsigned long long *idle, unsigned long long *total)
 	return 0;
 }
 
-double proc_cpu_busy_s(void)
+static int cpu_times(unsigned long long *idle, unsigned long long *total)
+{
+	return cpu_times_of(-1, idle, total);
+}
+
+double proc_cpu_busy_s_on(int cpu)
 {
 	unsigned long long idle, total;
 	long hz = sysconf(_SC_CLK_TCK);
 
-	if (cpu_times(&idle, &total) < 0 || hz <= 0)
+	if (cpu_times_of(cpu, &idle, &total) < 0 || hz <= 0)
 		return -1;
 	return (double)(total - idle) / (double)hz;
+}
+
+double proc_cpu_busy_s(void)
+{
+	return proc_cpu_busy_s_on(-1);
 }
 
 double proc_cpu_idle(double window_s)

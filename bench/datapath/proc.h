@@ -93,6 +93,8 @@ double proc_cpu_idle(double window_s);
  * whole machine's cost of it: client, node, pods and the softirqs between.
  */
 double proc_cpu_busy_s(void);
+/* The same for one CPU (cpu >= 0). */
+double proc_cpu_busy_s_on(int cpu);
 
 /*
  * Wait until a 0.2 s window shows the CPUs at least `idle` idle, for at

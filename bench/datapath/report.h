@@ -89,6 +89,7 @@ struct report {
 	/* forwarding 64-byte UDP frames (flood.h); pps_core 0 = not measured */
 	struct {
 		double pps, pps_core;
+		double pps_node_core; /* per busy second of the node's CPU; 0 = not split */
 		long sent, delivered;
 	} flood[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
 	long flood_packets;
@@ -143,8 +144,9 @@ int report_socklb_worst(const struct report *r, double *ratio, int *count);
 /*
  * The lowest median ratio of XDP NodePort to kube-proxy iptables (nf_tables)
  * forwarding packets per second per core over the service counts (the
- * target is >= 3). 0, or -ENOENT when either figure is missing.
+ * target is >= 3), per the node's CPU when node is set, else per the whole
+ * machine's. 0, or -ENOENT when either figure is missing.
  */
-int report_xdp_flood_worst(const struct report *r, double *ratio, int *count);
+int report_xdp_flood_worst(const struct report *r, bool node, double *ratio, int *count);
 
 #endif
