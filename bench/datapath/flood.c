@@ -195,8 +195,16 @@ static int split_cpus(const struct topo *t)
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return -ENODEV;
 	nb = napi_threads(before, 256);
-	/* GRO makes the veth receive through NAPI on every path (XDP does anyway). */
-	if (proc_runl(true, t->node, "ethtool", "-K", TOPO_NODE_CLIENT_IF, "gro", "on", NULL) != 0)
+	/*
+	 * GRO makes the node's veth receive through NAPI on every path (XDP
+	 * does anyway), but a veth hands a frame to NAPI only when the sending
+	 * device does no TSO (or the receiver forwards UDP GRO, which would
+	 * merge the flood's frames): TSO off on the client's link, which the
+	 * next node reset recreates. Otherwise the receive work would run on
+	 * the sender's CPU and the node's CPU would look idle.
+	 */
+	if (proc_runl(true, t->node, "ethtool", "-K", TOPO_NODE_CLIENT_IF, "gro", "on", NULL) != 0 ||
+	    proc_runl(true, t->client, "ethtool", "-K", "eth0", "tso", "off", NULL) != 0)
 		return -EIO;
 	rc = in_netns(t->node, threaded_fn, (void *)TOPO_NODE_CLIENT_IF);
 	for (int i = 0; !rc && i < t->npods; i++)
