@@ -94,3 +94,25 @@ private_bpffs() {
 	defer umount -l "$_bpffs_dir"
 	printf -v "$1" %s "$_bpffs_dir"
 }
+
+# apiserver_in_ns NS DIR: capstan-apiserver inside namespace NS on
+# 127.0.0.1:6443 (data and log under DIR), stopped at exit; waits until it
+# answers. Afterwards `k ARGS...` runs kubectl against it from NS, and
+# DIR/kubeconfig names it for the node daemons started in NS.
+apiserver_in_ns() {
+	local dir=$2
+	_apiserver_ns=$1
+	bg_in_ns "$_apiserver_ns" "$BUILD/bin/capstan-apiserver" --data-dir "$dir/api" \
+		--listen 127.0.0.1:6443 --unsafe-no-fsync >"$dir/apiserver.log" 2>&1
+	defer stop_pid $!
+	wait_for 20 k get ns default || { cat "$dir/apiserver.log"; fail "apiserver did not start"; }
+	cat >"$dir/kubeconfig" <<EOC
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:6443"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+EOC
+}
+k() { in_ns "$_apiserver_ns" kubectl --server http://127.0.0.1:6443 "$@"; }

@@ -33,19 +33,7 @@ for i in 1 2 3; do
 done
 
 # Control plane inside the node namespace.
-bg_in_ns node "$BUILD/bin/capstan-apiserver" --data-dir "$dir/api" --listen 127.0.0.1:6443 \
-	--unsafe-no-fsync >"$dir/apiserver.log" 2>&1
-defer stop_pid $!
-k() { in_ns node kubectl --server http://127.0.0.1:6443 "$@"; }
-wait_for 20 k get ns default || { cat "$dir/apiserver.log"; fail "apiserver did not start"; }
-cat >"$dir/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:6443"}}]
-users: [{name: u, user: {}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-EOF
+apiserver_in_ns node "$dir"
 
 start_agent() {
 	bg_in_ns node "$BUILD/bin/capstan-agent" --kubeconfig "$dir/kubeconfig" --node-name node1 \

@@ -19,11 +19,7 @@ node_create node
 in_ns node ip addr add 172.30.0.10/32 dev lo
 in_ns node ip route add unreachable 10.96.0.0/12
 
-bg_in_ns node "$BUILD/bin/capstan-apiserver" --data-dir "$dir/api" --listen 127.0.0.1:6443 \
-	--unsafe-no-fsync >"$dir/apiserver.log" 2>&1
-defer stop_pid $!
-k() { in_ns node kubectl --server http://127.0.0.1:6443 "$@"; }
-wait_for 20 k get ns default || { cat "$dir/apiserver.log"; fail "apiserver did not start"; }
+apiserver_in_ns node "$dir"
 
 # The cgroup directories the kubelet made, and any pod netns a failure left:
 # removed last, once containerd and its containers are gone.
@@ -41,14 +37,6 @@ defer rm_cgroups
 containerd_start "$dir/containerd" node
 images_load
 
-cat >"$dir/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:6443"}}]
-users: [{name: u, user: {}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-EOF
 
 start_kubelet() {
 	bg_in_ns node "$BUILD/bin/capstan-kubelet" --kubeconfig "$dir/kubeconfig" --node-name node1 \
