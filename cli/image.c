@@ -253,17 +253,17 @@ static int run_ctr(const char *const argv[], const char *what, struct buf *out, 
 	int status, ret = img_run(argv, out, CTR_OUTPUT_MAX, &status);
 
 	if (ret == -ENOENT) {
-		img_errf(err, errlen, "%s not found (make deps installs containerd and ctr)",
-			 argv[0]);
+		errbuf_setf(err, errlen, "%s not found (make deps installs containerd and ctr)",
+			    argv[0]);
 		return ret;
 	}
 	if (ret) {
-		img_errf(err, errlen, "cannot run %s: %s", argv[0], strerror(-ret));
+		errbuf_setf(err, errlen, "cannot run %s: %s", argv[0], strerror(-ret));
 		return ret;
 	}
 	if (status != 0) {
-		img_errf(err, errlen, "`%s %s` failed (exit %d): %s", argv[0], what, status,
-			 last_line(out));
+		errbuf_setf(err, errlen, "`%s %s` failed (exit %d): %s", argv[0], what, status,
+			    last_line(out));
 		return -EIO;
 	}
 	return 0;
@@ -281,8 +281,8 @@ int img_load(const char *ctr, const char *address, const char *ns, const char *p
 
 	/* ctr would retry a missing socket for seconds before saying so. */
 	if (stat(address, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-		img_errf(err, errlen, "no containerd socket at %s (is containerd running?)",
-			 address);
+		errbuf_setf(err, errlen, "no containerd socket at %s (is containerd running?)",
+			    address);
 		return -ENOENT;
 	}
 	ret = img_archive_open(path, &a, err, errlen);
@@ -293,10 +293,11 @@ int img_load(const char *ctr, const char *address, const char *ns, const char *p
 			json_object_get(json_object_get(desc, "annotations"), IMG_ANN_IMAGE_NAME));
 	}
 	if (!names) {
-		img_errf(err, errlen,
-			 "%s names no image (no %s annotation in index.json); ctr would import it "
-			 "under a generated name",
-			 path, IMG_ANN_IMAGE_NAME);
+		errbuf_setf(
+			err, errlen,
+			"%s names no image (no %s annotation in index.json); ctr would import it "
+			"under a generated name",
+			path, IMG_ANN_IMAGE_NAME);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -326,9 +327,10 @@ int img_load(const char *ctr, const char *address, const char *ns, const char *p
 			json_object_get(json_object_get(desc, "annotations"), IMG_ANN_IMAGE_NAME));
 
 		if (name && !listed(out.data ? out.data : "", name)) {
-			img_errf(err, errlen,
-				 "ctr imported %s but containerd (namespace %s) does not list %s",
-				 path, ns, name);
+			errbuf_setf(
+				err, errlen,
+				"ctr imported %s but containerd (namespace %s) does not list %s",
+				path, ns, name);
 			ret = -EIO;
 			goto out;
 		}

@@ -35,6 +35,7 @@
 #include "image_layout.h"
 #include "ktime.h"
 #include "tar.h"
+#include "util.h"
 
 /* busybox --list prints a few hundred names; anything near this is not busybox. */
 #define APPLETS_MAX 4096
@@ -187,8 +188,8 @@ static int layer_settle(struct layer *l, char *err, size_t errlen)
 
 			if ((prev->type == TAR_TYPE_DIR) != (l->v[i].type == TAR_TYPE_DIR) &&
 			    !ret) {
-				img_errf(err, errlen, "/%s is added both as a directory and not",
-					 prev->path);
+				errbuf_setf(err, errlen, "/%s is added both as a directory and not",
+					    prev->path);
 				ret = -EEXIST;
 			}
 			entry_release(prev);
@@ -220,8 +221,9 @@ static int layer_settle(struct layer *l, char *err, size_t errlen)
 			if (!found) {
 				layer_add(l, p, TAR_TYPE_DIR, 0755);
 			} else if (found->type != TAR_TYPE_DIR) {
-				img_errf(err, errlen, "/%s is not a directory but /%s is below it",
-					 p, l->v[i].path);
+				errbuf_setf(err, errlen,
+					    "/%s is not a directory but /%s is below it", p,
+					    l->v[i].path);
 				free(p);
 				return -ENOTDIR;
 			}
@@ -244,14 +246,14 @@ static int check_static(const char *path, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		img_errf(err, errlen, "busybox %s: %s", path, strerror(-ret));
+		errbuf_setf(err, errlen, "busybox %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || eh.e_phentsize < sizeof(Elf64_Phdr) ||
 	    eh.e_phnum > 4096) {
-		img_errf(err, errlen, "busybox %s is not a 64-bit ELF executable", path);
+		errbuf_setf(err, errlen, "busybox %s is not a 64-bit ELF executable", path);
 		goto out;
 	}
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -260,14 +262,14 @@ static int check_static(const char *path, char *err, size_t errlen)
 		if (pread(fd, &ph, sizeof(ph),
 			  (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
 		    (ssize_t)sizeof(ph)) {
-			img_errf(err, errlen, "busybox %s: truncated program headers", path);
+			errbuf_setf(err, errlen, "busybox %s: truncated program headers", path);
 			goto out;
 		}
 		if (ph.p_type == PT_INTERP) {
-			img_errf(err, errlen,
-				 "busybox %s is dynamically linked; the image has no C library "
-				 "(install busybox-static)",
-				 path);
+			errbuf_setf(err, errlen,
+				    "busybox %s is dynamically linked; the image has no C library "
+				    "(install busybox-static)",
+				    path);
 			goto out;
 		}
 	}
@@ -311,8 +313,8 @@ static int add_busybox(struct layer *l, const char *path, char *err, size_t errl
 		return ret;
 	ret = img_run(argv, &out, LIST_OUTPUT_MAX, &status);
 	if (ret || status != 0) {
-		img_errf(err, errlen, "%s --list failed: %s", path,
-			 ret ? strerror(-ret) : "non-zero exit status");
+		errbuf_setf(err, errlen, "%s --list failed: %s", path,
+			    ret ? strerror(-ret) : "non-zero exit status");
 		ret = ret ? ret : -ENOEXEC;
 		goto out;
 	}
@@ -334,7 +336,8 @@ static int add_busybox(struct layer *l, const char *path, char *err, size_t errl
 		if (!applet_name_is_valid(line) || strlen(line) > 200)
 			continue;
 		if (++napplets > APPLETS_MAX) {
-			img_errf(err, errlen, "%s --list printed over %d names", path, APPLETS_MAX);
+			errbuf_setf(err, errlen, "%s --list printed over %d names", path,
+				    APPLETS_MAX);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -343,7 +346,7 @@ static int add_busybox(struct layer *l, const char *path, char *err, size_t errl
 		e->target = xstrdup("busybox");
 	}
 	if (napplets == 0) {
-		img_errf(err, errlen, "%s --list printed no applets", path);
+		errbuf_setf(err, errlen, "%s --list printed no applets", path);
 		ret = -ENOEXEC;
 	}
 out:
@@ -360,24 +363,25 @@ static int add_files(struct layer *l, const struct img_spec *spec, char *err, si
 		unsigned mode;
 
 		if (!f->dst || f->dst[0] != '/' || !tar_name_is_clean(f->dst + 1)) {
-			img_errf(err, errlen,
-				 "destination '%s' must be an absolute path without '.', '..' or "
-				 "empty components",
-				 f->dst ? f->dst : "");
+			errbuf_setf(
+				err, errlen,
+				"destination '%s' must be an absolute path without '.', '..' or "
+				"empty components",
+				f->dst ? f->dst : "");
 			return -EINVAL;
 		}
 		if (f->mode < -1 || f->mode > 07777) {
-			img_errf(err, errlen, "mode %o of %s is out of range", f->mode, f->dst);
+			errbuf_setf(err, errlen, "mode %o of %s is out of range", f->mode, f->dst);
 			return -EINVAL;
 		}
 		if (stat(f->src, &st) != 0) {
 			int ret = -errno;
 
-			img_errf(err, errlen, "%s: %s", f->src, strerror(-ret));
+			errbuf_setf(err, errlen, "%s: %s", f->src, strerror(-ret));
 			return ret;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			img_errf(err, errlen, "%s is not a regular file", f->src);
+			errbuf_setf(err, errlen, "%s is not a regular file", f->src);
 			return -EINVAL;
 		}
 		mode = f->mode >= 0 ? (unsigned)f->mode : (st.st_mode & 0111) ? 0755 : 0644;
@@ -403,8 +407,8 @@ static json_t *string_array(const char *text, const char *what, char *err, size_
 	return a;
 bad:
 	json_decref(a);
-	img_errf(err, errlen, "%s must be a JSON array of strings, e.g. [\"/httpd\",\"-v\"]: %s",
-		 what, text);
+	errbuf_setf(err, errlen, "%s must be a JSON array of strings, e.g. [\"/httpd\",\"-v\"]: %s",
+		    what, text);
 	return NULL;
 }
 
@@ -450,7 +454,7 @@ static json_t *make_config(const struct img_spec *spec, const char *arch, const 
 		const char *eq = strchr(spec->env[i], '=');
 
 		if (!eq || eq == spec->env[i] || !is_utf8(spec->env[i])) {
-			img_errf(err, errlen, "--env '%s' must be KEY=VALUE", spec->env[i]);
+			errbuf_setf(err, errlen, "--env '%s' must be KEY=VALUE", spec->env[i]);
 			goto fail;
 		}
 		json_array_append_new(env, json_string(spec->env[i]));
@@ -470,7 +474,7 @@ static json_t *make_config(const struct img_spec *spec, const char *arch, const 
 		json_object_set_new(c, "Cmd", a);
 	}
 	if (spec->workdir && (spec->workdir[0] != '/' || !is_utf8(spec->workdir))) {
-		img_errf(err, errlen, "--workdir '%s' must be an absolute path", spec->workdir);
+		errbuf_setf(err, errlen, "--workdir '%s' must be an absolute path", spec->workdir);
 		goto fail;
 	}
 	json_object_set_new(c, "WorkingDir", json_string(spec->workdir ? spec->workdir : "/"));
@@ -481,9 +485,10 @@ static json_t *make_config(const struct img_spec *spec, const char *arch, const 
 			char key[32];
 
 			if (port_key(spec->expose[i], key, sizeof(key)) != 0) {
-				img_errf(err, errlen,
-					 "--expose '%s' must be PORT[/tcp|udp|sctp], PORT 1-65535",
-					 spec->expose[i]);
+				errbuf_setf(
+					err, errlen,
+					"--expose '%s' must be PORT[/tcp|udp|sctp], PORT 1-65535",
+					spec->expose[i]);
 				goto fail;
 			}
 			json_object_set_new(ports, key, json_object());
@@ -563,7 +568,7 @@ static int write_entry(struct tar_writer *w, const struct entry *e, char *err, s
 		fd = open(e->src, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) != 0) {
 			ret = -errno;
-			img_errf(err, errlen, "%s: %s", e->src, strerror(-ret));
+			errbuf_setf(err, errlen, "%s: %s", e->src, strerror(-ret));
 			if (fd >= 0)
 				close(fd);
 			return ret;
@@ -574,7 +579,7 @@ static int write_entry(struct tar_writer *w, const struct entry *e, char *err, s
 		close(fd);
 	}
 	if (ret)
-		img_errf(err, errlen, "layer entry /%s: %s", e->path, strerror(-ret));
+		errbuf_setf(err, errlen, "layer entry /%s: %s", e->path, strerror(-ret));
 	return ret;
 }
 
@@ -593,7 +598,7 @@ static int write_layer(const struct layer *l, uint64_t mtime, int fd,
 		ret = tar_finish(&w);
 	if (ret) {
 		if (w.err)
-			img_errf(err, errlen, "writing the layer: %s", strerror(-ret));
+			errbuf_setf(err, errlen, "writing the layer: %s", strerror(-ret));
 		return ret;
 	}
 	sha256_final_str(&h.sha, digest);
@@ -680,18 +685,19 @@ int img_build(const struct img_spec *spec, const char *out_path, struct img_resu
 	memset(&r, 0, sizeof(r));
 	if (!spec->ref || img_ref_parse(spec->ref, &ref) != 0 ||
 	    img_ref_format(&ref, r.ref, sizeof(r.ref)) != 0) {
-		img_errf(err, errlen, "'%s' is not a valid image reference NAME[:TAG]",
-			 spec->ref ? spec->ref : "");
+		errbuf_setf(err, errlen, "'%s' is not a valid image reference NAME[:TAG]",
+			    spec->ref ? spec->ref : "");
 		return -EINVAL;
 	}
 	if (!*arch || strspn(arch, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(arch)) {
-		img_errf(err, errlen, "architecture '%s' must be a GOARCH name like amd64", arch);
+		errbuf_setf(err, errlen, "architecture '%s' must be a GOARCH name like amd64",
+			    arch);
 		return -EINVAL;
 	}
 	if (spec->mtime > (uint64_t)INT64_MAX / 1000000000 ||
 	    ktime_format((int64_t)spec->mtime * 1000000000, created, sizeof(created)) != 0) {
-		img_errf(err, errlen, "timestamp %llu is out of range",
-			 (unsigned long long)spec->mtime);
+		errbuf_setf(err, errlen, "timestamp %llu is out of range",
+			    (unsigned long long)spec->mtime);
 		return -EINVAL;
 	}
 	config = make_config(spec, arch, created, err, errlen);
@@ -710,7 +716,7 @@ int img_build(const struct img_spec *spec, const char *out_path, struct img_resu
 	if (ret)
 		goto out;
 	if (l.n == 0) {
-		img_errf(err, errlen, "the image would be empty: give --busybox or --add");
+		errbuf_setf(err, errlen, "the image would be empty: give --busybox or --add");
 		ret = -EINVAL;
 		goto out;
 	}
@@ -718,7 +724,7 @@ int img_build(const struct img_spec *spec, const char *out_path, struct img_resu
 	layer_fd = temp_next_to(out_path, "layer", &layer_tmp);
 	if (layer_fd < 0) {
 		ret = layer_fd;
-		img_errf(err, errlen, "temporary file next to %s: %s", out_path, strerror(-ret));
+		errbuf_setf(err, errlen, "temporary file next to %s: %s", out_path, strerror(-ret));
 		goto out;
 	}
 	ret = write_layer(&l, spec->mtime, layer_fd, r.layer_digest, &r.layer_size, err, errlen);
@@ -752,7 +758,7 @@ int img_build(const struct img_spec *spec, const char *out_path, struct img_resu
 	out_fd = temp_next_to(out_path, "tmp", &out_tmp);
 	if (out_fd < 0) {
 		ret = out_fd;
-		img_errf(err, errlen, "temporary file next to %s: %s", out_path, strerror(-ret));
+		errbuf_setf(err, errlen, "temporary file next to %s: %s", out_path, strerror(-ret));
 		goto out;
 	}
 	blobs[0] = (struct blob){ r.config_digest, config_s, -1, r.config_size };
@@ -765,7 +771,7 @@ int img_build(const struct img_spec *spec, const char *out_path, struct img_resu
 	if (!ret && rename(out_tmp, out_path) != 0)
 		ret = -errno;
 	if (ret) {
-		img_errf(err, errlen, "writing %s: %s", out_path, strerror(-ret));
+		errbuf_setf(err, errlen, "writing %s: %s", out_path, strerror(-ret));
 		goto out;
 	}
 	free(out_tmp);

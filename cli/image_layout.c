@@ -12,7 +12,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,6 @@
 
 #include "tar.h"
 #include "util.h"
-
-void img_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---------------------------------------------------------------- references */
 
@@ -291,7 +279,7 @@ int img_archive_open(const char *path, struct img_archive *a, char *err, size_t 
 	a->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (a->fd < 0) {
 		ret = -errno;
-		img_errf(err, errlen, "%s: %s", path, strerror(-ret));
+		errbuf_setf(err, errlen, "%s: %s", path, strerror(-ret));
 		goto fail;
 	}
 	ret = tar_reader_init(&r, a->fd);
@@ -312,25 +300,25 @@ int img_archive_open(const char *path, struct img_archive *a, char *err, size_t 
 		}
 	}
 	if (ret < 0) {
-		img_errf(err, errlen, "%s: not a valid tar archive (%s)", path, strerror(-ret));
+		errbuf_setf(err, errlen, "%s: not a valid tar archive (%s)", path, strerror(-ret));
 		ret = -EINVAL;
 		goto fail;
 	}
 	ret = -EINVAL;
 	if (!have_layout) {
-		img_errf(err, errlen, "%s: not an OCI image layout (no oci-layout file)", path);
+		errbuf_setf(err, errlen, "%s: not an OCI image layout (no oci-layout file)", path);
 		goto fail;
 	}
 	layout = read_json_at(a->fd, layout_off, layout_size);
 	if (!json_is_string(json_object_get(layout, "imageLayoutVersion"))) {
-		img_errf(err, errlen, "%s: oci-layout has no imageLayoutVersion", path);
+		errbuf_setf(err, errlen, "%s: oci-layout has no imageLayoutVersion", path);
 		goto fail;
 	}
 	a->index = have_index ? read_json_at(a->fd, index_off, index_size) : NULL;
 	manifests = json_object_get(a->index, "manifests");
 	if (!json_is_array(manifests) ||
 	    json_integer_value(json_object_get(a->index, "schemaVersion")) != 2) {
-		img_errf(err, errlen, "%s: index.json missing or not an image index", path);
+		errbuf_setf(err, errlen, "%s: index.json missing or not an image index", path);
 		goto fail;
 	}
 	json_array_foreach(manifests, i, desc) {
@@ -339,15 +327,17 @@ int img_archive_open(const char *path, struct img_archive *a, char *err, size_t 
 		uint64_t size;
 
 		if (img_descriptor(desc, &mt, &digest, &size) != 0) {
-			img_errf(err, errlen,
-				 "%s: index.json: manifest %zu is not a valid descriptor", path, i);
+			errbuf_setf(err, errlen,
+				    "%s: index.json: manifest %zu is not a valid descriptor", path,
+				    i);
 			goto fail;
 		}
 		b = img_archive_find(a, digest);
 		if (!b || b->size != size) {
-			img_errf(err, errlen, "%s: index.json names %s (%llu bytes), %s", path,
-				 digest, (unsigned long long)size,
-				 b ? "but the blob has another size" : "which the archive lacks");
+			errbuf_setf(err, errlen, "%s: index.json names %s (%llu bytes), %s", path,
+				    digest, (unsigned long long)size,
+				    b ? "but the blob has another size"
+				      : "which the archive lacks");
 			goto fail;
 		}
 	}

@@ -54,12 +54,6 @@ struct img_ref {
 	char tag[IMG_TAG_MAX];	     /* "1", "latest" */
 };
 
-/*
- * printf into an error buffer (err may be NULL or errlen 0: nothing is
- * written). The image and registry modules report failures this way.
- */
-void img_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* 0 with *out set, or -EINVAL when s is not a valid NAME[:TAG]. */
 int img_ref_parse(const char *s, struct img_ref *out);
 /* "domain/repo:tag" into buf; -ENOSPC when it does not fit, else 0. */

@@ -493,22 +493,22 @@ static int listen_socket(const char *addr, uint16_t *port, char *err, size_t err
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
-		img_errf(err, errlen, "socket: %s", strerror(-ret));
+		errbuf_setf(err, errlen, "socket: %s", strerror(-ret));
 		return ret;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, 128) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &slen) != 0) {
 		ret = -errno;
-		img_errf(err, errlen, "listen on %s: %s", addr, strerror(-ret));
+		errbuf_setf(err, errlen, "listen on %s: %s", addr, strerror(-ret));
 		close(fd);
 		return ret;
 	}
 	*port = ntohs(sin.sin_port);
 	return fd;
 bad:
-	img_errf(err, errlen, "listen address '%s' must be IPV4:PORT, e.g. %s", addr ? addr : "",
-		 REGISTRY_DEFAULT_LISTEN);
+	errbuf_setf(err, errlen, "listen address '%s' must be IPV4:PORT, e.g. %s", addr ? addr : "",
+		    REGISTRY_DEFAULT_LISTEN);
 	return -EINVAL;
 }
 
@@ -540,7 +540,7 @@ int registry_start(const char *dir, const char *listen, struct registry **out, c
 				  (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_END);
 	if (!r->mhd) {
 		close(fd);
-		img_errf(err, errlen, "libmicrohttpd did not start on %s", listen);
+		errbuf_setf(err, errlen, "libmicrohttpd did not start on %s", listen);
 		ret = -EIO;
 		goto fail;
 	}

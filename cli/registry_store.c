@@ -249,7 +249,7 @@ int registry_store_load(const char *dir, struct registry_store **out, char *err,
 
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		ret = errno == ENOENT ? -ENOENT : -ENOTDIR;
-		img_errf(err, errlen, "%s: %s", dir, strerror(-ret));
+		errbuf_setf(err, errlen, "%s: %s", dir, strerror(-ret));
 		return ret;
 	}
 	s = xcalloc(1, sizeof(*s));
@@ -262,8 +262,8 @@ int registry_store_load(const char *dir, struct registry_store **out, char *err,
 		return 0;
 	}
 	if (!index || !index_is_valid(index)) {
-		img_errf(err, errlen, "%s: %s", path,
-			 index ? "not an image index" : strerror(-ret));
+		errbuf_setf(err, errlen, "%s: %s", path,
+			    index ? "not an image index" : strerror(-ret));
 		json_decref(index);
 		registry_store_free(s);
 		return index ? -EINVAL : ret;
@@ -396,8 +396,8 @@ static int visit_archive(void *ctx, const char *media_type, const char *digest, 
 	int fd = -1, ret;
 
 	if (!b || b->size != size) {
-		img_errf(c->err, c->errlen, "the tarball %s blob %s (%llu bytes)",
-			 b ? "has another size for" : "lacks", digest, (unsigned long long)size);
+		errbuf_setf(c->err, c->errlen, "the tarball %s blob %s (%llu bytes)",
+			    b ? "has another size for" : "lacks", digest, (unsigned long long)size);
 		return -EINVAL;
 	}
 	ret = registry_blob_path(c->dir, digest, path, sizeof(path));
@@ -418,11 +418,11 @@ static int visit_archive(void *ctx, const char *media_type, const char *digest, 
 		ret = -errno;
 out:
 	if (ret == -EBADMSG)
-		img_errf(c->err, c->errlen, "blob %s in the tarball does not match its digest",
-			 digest);
+		errbuf_setf(c->err, c->errlen, "blob %s in the tarball does not match its digest",
+			    digest);
 	else if (ret)
-		img_errf(c->err, c->errlen, "copying %s into %s: %s", digest, c->dir,
-			 strerror(-ret));
+		errbuf_setf(c->err, c->errlen, "copying %s into %s: %s", digest, c->dir,
+			    strerror(-ret));
 	if (fd >= 0)
 		close(fd);
 	if (ret && fd >= 0)
@@ -496,14 +496,14 @@ int registry_add(const char *dir, const char *tarball, char *err, size_t errlen)
 
 	ret = mkdir_p3(dir);
 	if (ret) {
-		img_errf(err, errlen, "creating %s/blobs/sha256: %s", dir, strerror(-ret));
+		errbuf_setf(err, errlen, "creating %s/blobs/sha256: %s", dir, strerror(-ret));
 		return ret;
 	}
 	lock = xasprintf("%s/.lock", dir);
 	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) != 0) {
 		ret = -errno;
-		img_errf(err, errlen, "locking %s: %s", lock, strerror(-ret));
+		errbuf_setf(err, errlen, "locking %s: %s", lock, strerror(-ret));
 		goto out;
 	}
 	ret = img_archive_open(tarball, &a, err, errlen);
@@ -516,8 +516,8 @@ int registry_add(const char *dir, const char *tarball, char *err, size_t errlen)
 		index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", IMG_MT_INDEX,
 				  "manifests");
 	} else if (!index || !index_is_valid(index)) {
-		img_errf(err, errlen, "%s: %s", index_path,
-			 index ? "not an image index" : strerror(-ret));
+		errbuf_setf(err, errlen, "%s: %s", index_path,
+			    index ? "not an image index" : strerror(-ret));
 		ret = index ? -EINVAL : ret;
 		goto out;
 	}
@@ -530,8 +530,8 @@ int registry_add(const char *dir, const char *tarball, char *err, size_t errlen)
 		if (ret == -ENOENT)
 			continue;
 		if (ret) {
-			img_errf(err, errlen, "%s: manifest %zu has an invalid image name", tarball,
-				 i);
+			errbuf_setf(err, errlen, "%s: manifest %zu has an invalid image name",
+				    tarball, i);
 			goto out;
 		}
 		if (err && errlen)
@@ -539,11 +539,12 @@ int registry_add(const char *dir, const char *tarball, char *err, size_t errlen)
 		ret = img_walk(desc, fetch_archive, visit_archive, &c);
 		if (ret) {
 			if (ret == -ENOENT)
-				img_errf(err, errlen, "%s: a manifest of %s is missing or not JSON",
-					 tarball, name);
+				errbuf_setf(err, errlen,
+					    "%s: a manifest of %s is missing or not JSON", tarball,
+					    name);
 			else if (err && errlen && !err[0])
-				img_errf(err, errlen, "%s: image %s is malformed: %s", tarball,
-					 name, strerror(-ret));
+				errbuf_setf(err, errlen, "%s: image %s is malformed: %s", tarball,
+					    name, strerror(-ret));
 			goto out;
 		}
 		index_drop_name(manifests, name);
@@ -551,8 +552,8 @@ int registry_add(const char *dir, const char *tarball, char *err, size_t errlen)
 		named++;
 	}
 	if (!named) {
-		img_errf(err, errlen, "%s names no image (no %s annotation)", tarball,
-			 IMG_ANN_IMAGE_NAME);
+		errbuf_setf(err, errlen, "%s names no image (no %s annotation)", tarball,
+			    IMG_ANN_IMAGE_NAME);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -563,7 +564,7 @@ int registry_add(const char *dir, const char *tarball, char *err, size_t errlen)
 	if (!ret)
 		ret = text ? write_file_atomic(dir, "index.json", text) : -ENOMEM;
 	if (ret)
-		img_errf(err, errlen, "writing %s: %s", index_path, strerror(-ret));
+		errbuf_setf(err, errlen, "writing %s: %s", index_path, strerror(-ret));
 out:
 	if (a.fd >= 0)
 		img_archive_close(&a);

@@ -29,10 +29,11 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 #define LABEL_NAME_MAX 63
 #define LABEL_VALUE_MAX 63
@@ -50,23 +51,9 @@
 
 /* ------------------------------------------------------------------ shared helpers */
 
-static void msg_set(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void msg_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void msg_copy(char *err, size_t errlen, const struct buf *msg)
 {
-	msg_set(err, errlen, "%s", msg->data ? msg->data : "");
+	errbuf_setf(err, errlen, "%s", msg->data ? msg->data : "");
 }
 
 static void put_str(struct buf *b, const char *s)
@@ -483,12 +470,12 @@ int selector_add(struct selector *sel, const char *key, enum selector_op op,
 	int ret;
 
 	if (!sel || !key || (nvalues && !values)) {
-		msg_set(err, errlen, "invalid arguments");
+		errbuf_setf(err, errlen, "invalid arguments");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < nvalues; i++) {
 		if (!values[i]) {
-			msg_set(err, errlen, "values[%zu]: Required value", i);
+			errbuf_setf(err, errlen, "values[%zu]: Required value", i);
 			return -EINVAL;
 		}
 	}

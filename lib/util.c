@@ -70,6 +70,17 @@ char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+void errbuf_setf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 static void buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;

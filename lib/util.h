@@ -25,6 +25,12 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* asprintf that aborts on allocation failure. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Write a message into a caller's error buffer, as libraries report why
+ * they failed; does nothing when err is NULL or errlen 0.
+ */
+void errbuf_setf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* A growable byte buffer, always NUL-terminated. */
 struct buf {

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,20 +117,6 @@ char *cni_ip4_cidr_str(uint32_t addr, unsigned prefix, char *buf)
 	return buf;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The addresses that may be handed out: [first, last] minus the gateway. */
 struct range {
 	uint32_t first, last, gateway;
@@ -149,27 +134,27 @@ static int conf_check(const struct cni_ipam_conf *conf, const char *id, const ch
 
 	if (!conf || !conf->data_dir || !*conf->data_dir || !conf->network ||
 	    !cni_container_id_is_valid(conf->network)) {
-		seterr(err, errlen, "ipam: bad data directory or network name");
+		errbuf_setf(err, errlen, "ipam: bad data directory or network name");
 		return -EINVAL;
 	}
 	if (conf->net.prefix < 8 || conf->net.prefix > 30) {
-		seterr(err, errlen, "ipam: prefix /%u out of range 8-30", conf->net.prefix);
+		errbuf_setf(err, errlen, "ipam: prefix /%u out of range 8-30", conf->net.prefix);
 		return -EINVAL;
 	}
 	mask = cni_ip4_mask(conf->net.prefix);
 	if (conf->net.addr & ~mask) {
-		seterr(err, errlen, "ipam: network address has host bits set");
+		errbuf_setf(err, errlen, "ipam: network address has host bits set");
 		return -EINVAL;
 	}
 	r->first = conf->net.addr + 1;
 	r->last = (conf->net.addr | ~mask) - 1;
 	r->gateway = conf->gateway;
 	if (conf->gateway < r->first || conf->gateway > r->last) {
-		seterr(err, errlen, "ipam: gateway outside the usable range");
+		errbuf_setf(err, errlen, "ipam: gateway outside the usable range");
 		return -EINVAL;
 	}
 	if (!cni_container_id_is_valid(id) || !cni_ifname_is_valid(ifname)) {
-		seterr(err, errlen, "ipam: bad container id or interface name");
+		errbuf_setf(err, errlen, "ipam: bad container id or interface name");
 		return -EINVAL;
 	}
 	return 0;
@@ -205,20 +190,20 @@ static int open_state_dir(const struct cni_ipam_conf *conf, bool create, int *di
 
 	n = snprintf(path, sizeof(path), "%s/ipam/%s", conf->data_dir, conf->network);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		seterr(err, errlen, "ipam: data directory path too long");
+		errbuf_setf(err, errlen, "ipam: data directory path too long");
 		return -ENAMETOOLONG;
 	}
 	if (create) {
 		ret = mkdir_p(path);
 		if (ret < 0) {
-			seterr(err, errlen, "ipam: create %s: %s", path, strerror(-ret));
+			errbuf_setf(err, errlen, "ipam: create %s: %s", path, strerror(-ret));
 			return ret;
 		}
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(err, errlen, "ipam: open %s: %s", path, strerror(-ret));
+		errbuf_setf(err, errlen, "ipam: open %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	*dirfd = fd;
@@ -238,7 +223,7 @@ static int lock_state(int dirfd, int how, int timeout_ms, int *lockfd, char *err
 	fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
-		seterr(err, errlen, "ipam: open lock: %s", strerror(-ret));
+		errbuf_setf(err, errlen, "ipam: open lock: %s", strerror(-ret));
 		return ret;
 	}
 	deadline = now_mono_ns() +
@@ -248,12 +233,12 @@ static int lock_state(int dirfd, int how, int timeout_ms, int *lockfd, char *err
 
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			ret = -errno;
-			seterr(err, errlen, "ipam: flock: %s", strerror(-ret));
+			errbuf_setf(err, errlen, "ipam: flock: %s", strerror(-ret));
 			close(fd);
 			return ret;
 		}
 		if (now_mono_ns() >= deadline) {
-			seterr(err, errlen, "ipam: state is locked by another plugin process");
+			errbuf_setf(err, errlen, "ipam: state is locked by another plugin process");
 			close(fd);
 			return -EAGAIN;
 		}
@@ -347,7 +332,7 @@ static int scan_dir(int dirfd, const struct range *r, const char *id, const char
 		ret = -errno;
 		if (fd >= 0)
 			close(fd);
-		seterr(err, errlen, "ipam: read state directory: %s", strerror(-ret));
+		errbuf_setf(err, errlen, "ipam: read state directory: %s", strerror(-ret));
 		return ret;
 	}
 	rewinddir(d);
@@ -371,7 +356,7 @@ static int scan_dir(int dirfd, const struct range *r, const char *id, const char
 	}
 	if (errno) {
 		ret = -errno;
-		seterr(err, errlen, "ipam: read state directory: %s", strerror(-ret));
+		errbuf_setf(err, errlen, "ipam: read state directory: %s", strerror(-ret));
 	}
 	closedir(d);
 	if (s->nused)
@@ -482,8 +467,8 @@ static int take_next(int dirfd, const struct range *r, const struct scan *s, con
 		if (ret == -EEXIST)
 			continue;
 		if (ret < 0) {
-			seterr(err, errlen, "ipam: write record %s: %s", cni_ip4_str(c, addr),
-			       strerror(-ret));
+			errbuf_setf(err, errlen, "ipam: write record %s: %s", cni_ip4_str(c, addr),
+				    strerror(-ret));
 			return ret;
 		}
 		/* The record is what counts; a stale "last" only moves where
@@ -492,7 +477,7 @@ static int take_next(int dirfd, const struct range *r, const struct scan *s, con
 		*out = c;
 		return 0;
 	}
-	seterr(err, errlen, "ipam: no free address");
+	errbuf_setf(err, errlen, "ipam: no free address");
 	return -ENOSPC;
 }
 
@@ -532,7 +517,7 @@ static int session_sync(struct session *ss, char *err, size_t errlen)
 
 	if (fsync(ss->dirfd) < 0) {
 		ret = -errno;
-		seterr(err, errlen, "ipam: fsync state directory: %s", strerror(-ret));
+		errbuf_setf(err, errlen, "ipam: fsync state directory: %s", strerror(-ret));
 	}
 	return ret;
 }
@@ -592,8 +577,8 @@ int cni_ipam_release(const struct cni_ipam_conf *conf, const char *id, const cha
 	for (size_t i = 0; ret == 0 && i < ss.s.nowned; i++) {
 		ret = record_remove(ss.dirfd, ss.s.owned[i]);
 		if (ret < 0)
-			seterr(err, errlen, "ipam: remove record %s: %s",
-			       cni_ip4_str(ss.s.owned[i], addr), strerror(-ret));
+			errbuf_setf(err, errlen, "ipam: remove record %s: %s",
+				    cni_ip4_str(ss.s.owned[i], addr), strerror(-ret));
 		else
 			released++;
 	}
@@ -620,7 +605,7 @@ int cni_ipam_lookup(const struct cni_ipam_conf *conf, const char *id, const char
 		}
 	}
 	if (ret < 0)
-		seterr(err, errlen, "ipam: no address recorded for this container");
+		errbuf_setf(err, errlen, "ipam: no address recorded for this container");
 out:
 	session_end(&ss);
 	return ret;

@@ -95,19 +95,6 @@ struct lb_hc {
 	uint64_t last_shed_warn_ns;
 };
 
-/* err may be NULL. */
-static void __attribute__((format(printf, 3, 4)))
-errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---------------------------------------------------------------- HTTP */
 
 static bool is_tchar(unsigned char c)
@@ -890,9 +877,9 @@ int lb_hc_set(struct lb_hc *hc, const struct lb_hc_service *svcs, size_t n, char
 	free(fresh);
 	free(taken);
 	if (e.rc && e.count > 1)
-		errf(err, errlen, "%s (and %u more)", e.msg, e.count - 1);
+		errbuf_setf(err, errlen, "%s (and %u more)", e.msg, e.count - 1);
 	else if (e.rc)
-		errf(err, errlen, "%s", e.msg);
+		errbuf_setf(err, errlen, "%s", e.msg);
 	return e.rc;
 }
 
@@ -953,8 +940,9 @@ struct lb_hc *lb_hc_new_limits(const char *listen_addr, const struct lb_hc_limit
 		1000000ull;
 	hc->max_conns = lim && lim->max_conns ? lim->max_conns : LB_HC_DEFAULT_MAX_CONNS;
 	if (parse_addr(hc, listen_addr) < 0) {
-		errf(err, errlen, "bad health check listen address \"%s\" (want an IP address)",
-		     listen_addr);
+		errbuf_setf(err, errlen,
+			    "bad health check listen address \"%s\" (want an IP address)",
+			    listen_addr);
 		goto fail;
 	}
 	hc->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -963,7 +951,7 @@ struct lb_hc *lb_hc_new_limits(const char *listen_addr, const struct lb_hc_limit
 	ev.data.ptr = &hc->wake_kind;
 	if (hc->epfd < 0 || hc->wakefd < 0 ||
 	    epoll_ctl(hc->epfd, EPOLL_CTL_ADD, hc->wakefd, &ev) < 0) {
-		errf(err, errlen, "health check server: %s", strerror(errno));
+		errbuf_setf(err, errlen, "health check server: %s", strerror(errno));
 		goto fail;
 	}
 	/* The agent waits for signals in one thread; this one must never take them. */
@@ -972,7 +960,7 @@ struct lb_hc *lb_hc_new_limits(const char *listen_addr, const struct lb_hc_limit
 	rc = pthread_create(&hc->thread, NULL, hc_thread, hc);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
-		errf(err, errlen, "health check server thread: %s", strerror(rc));
+		errbuf_setf(err, errlen, "health check server thread: %s", strerror(rc));
 		goto fail;
 	}
 	hc->thread_started = true;

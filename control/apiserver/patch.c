@@ -59,24 +59,10 @@
 /* jansson's object iterator takes a non-const object but only reads it. */
 #define const_object_foreach(obj, key, value) json_object_foreach((json_t *)(obj), key, value)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* For the argument checks every entry point starts with. */
 static int bad_input(char *err, size_t errlen, const char *why)
 {
-	set_err(err, errlen, "%s", why);
+	errbuf_setf(err, errlen, "%s", why);
 	return -EINVAL;
 }
 
@@ -95,7 +81,8 @@ static int merge_into(json_t *dst, const json_t *patch, int depth, char *err, si
 	int rc;
 
 	if (depth > PATCH_MAX_DEPTH) {
-		set_err(err, errlen, "merge patch nested deeper than %d levels", PATCH_MAX_DEPTH);
+		errbuf_setf(err, errlen, "merge patch nested deeper than %d levels",
+			    PATCH_MAX_DEPTH);
 		return -EINVAL;
 	}
 	const_object_foreach(patch, key, pv)
@@ -353,25 +340,25 @@ static int jp_apply(json_t **root, const json_t *op, size_t i, char *err, size_t
 	int rc = -EINVAL;
 
 	if (!json_is_object(op)) {
-		set_err(err, errlen, "operation %zu is not an object", i);
+		errbuf_setf(err, errlen, "operation %zu is not an object", i);
 		return -EINVAL;
 	}
 	for (k = 0; k < ARRAY_SIZE(jp_ops); k++)
 		if (name && !strcmp(name, jp_ops[k].name))
 			break;
 	if (k == ARRAY_SIZE(jp_ops)) {
-		set_err(err, errlen, "operation %zu: unknown op \"%s\"", i, name ? name : "");
+		errbuf_setf(err, errlen, "operation %zu: unknown op \"%s\"", i, name ? name : "");
 		return -EINVAL;
 	}
 	if (!path_s || (jp_ops[k].value && !value) || (jp_ops[k].from && !from_s)) {
-		set_err(err, errlen, "operation %zu (%s): missing \"%s\"", i, name,
-			!path_s		  ? "path"
-			: jp_ops[k].value ? "value"
-					  : "from");
+		errbuf_setf(err, errlen, "operation %zu (%s): missing \"%s\"", i, name,
+			    !path_s	      ? "path"
+			    : jp_ops[k].value ? "value"
+					      : "from");
 		return -EINVAL;
 	}
 	if (jptr_parse(path_s, &path) || (from_s && jptr_parse(from_s, &from))) {
-		set_err(err, errlen, "operation %zu (%s): invalid JSON pointer", i, name);
+		errbuf_setf(err, errlen, "operation %zu (%s): invalid JSON pointer", i, name);
 		goto out;
 	}
 	switch ((enum jp_kind)k) {
@@ -394,8 +381,9 @@ static int jp_apply(json_t **root, const json_t *op, size_t i, char *err, size_t
 		/* Tokens have one encoding each, so a textual prefix is a location prefix. */
 		len = strlen(from_s);
 		if (!strncmp(path_s, from_s, len) && path_s[len] == '/') {
-			set_err(err, errlen, "operation %zu (move): cannot move \"%s\" into itself",
-				i, from_s);
+			errbuf_setf(err, errlen,
+				    "operation %zu (move): cannot move \"%s\" into itself", i,
+				    from_s);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -420,16 +408,17 @@ static int jp_apply(json_t **root, const json_t *op, size_t i, char *err, size_t
 		break;
 	}
 	if (rc == -ENOENT)
-		set_err(err, errlen, "operation %zu (%s): path \"%s\" does not exist", i, name,
-			bad);
+		errbuf_setf(err, errlen, "operation %zu (%s): path \"%s\" does not exist", i, name,
+			    bad);
 	else if (rc == -ECANCELED)
-		set_err(err, errlen, "operation %zu (test): the value at \"%s\" differs", i, bad);
+		errbuf_setf(err, errlen, "operation %zu (test): the value at \"%s\" differs", i,
+			    bad);
 	else if (rc == -EINVAL)
-		set_err(err, errlen, "operation %zu (%s): \"%s\" %s", i, name, bad,
-			bad[0] ? "has a token that is not an array index"
-			       : "cannot be removed (it is the whole document)");
+		errbuf_setf(err, errlen, "operation %zu (%s): \"%s\" %s", i, name, bad,
+			    bad[0] ? "has a token that is not an array index"
+				   : "cannot be removed (it is the whole document)");
 	else if (rc)
-		set_err(err, errlen, "operation %zu (%s): %s", i, name, strerror(-rc));
+		errbuf_setf(err, errlen, "operation %zu (%s): %s", i, name, strerror(-rc));
 out:
 	jptr_free(&path);
 	jptr_free(&from);
@@ -704,10 +693,10 @@ static int smp_fail(struct smp *s, const char *fmt, ...)
 	/* A hostile path can be long: keep its end, where the problem is, and the message. */
 	shown = where.len > SMP_PATH_SHOWN ? where.data + where.len - SMP_PATH_SHOWN : where.data;
 	if (where.len)
-		set_err(s->err, s->errlen, "%s%s: %s", shown == where.data ? "" : "...", shown,
-			msg);
+		errbuf_setf(s->err, s->errlen, "%s%s: %s", shown == where.data ? "" : "...", shown,
+			    msg);
 	else
-		set_err(s->err, s->errlen, "%s", msg);
+		errbuf_setf(s->err, s->errlen, "%s", msg);
 	buf_free(&where);
 	return -EINVAL;
 }
