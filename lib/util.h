@@ -32,6 +32,22 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void errbuf_setf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * splitmix64's finaliser: a bijection on 64 bits in which every input bit
+ * flips each output bit with probability close to 1/2, so keys that differ
+ * in a few bits spread. Fixed forever: Maglev tables, which every node must
+ * build alike, are derived from it.
+ */
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
 /* A growable byte buffer, always NUL-terminated. */
 struct buf {
 	char *data;

@@ -20,31 +20,16 @@ struct lb_maglev_turn {
 };
 
 /*
- * A 64-bit finalizer (xor-shift, multiply, twice; the multipliers are the
- * published splitmix64 ones): a bijection in which every input bit flips
- * each output bit with probability close to 1/2. Keys from lb_key_pack
- * differ in a few low address bits, so that avalanche is what spreads them.
- */
-static uint64_t lb_maglev_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-/*
- * h1 (lane 0) and h2 (lane 1) of the paper. The salt separates seeds and
- * lanes; two rounds keep h1 and h2 of one key unrelated even though they
- * differ only by the salt.
+ * h1 (lane 0) and h2 (lane 1) of the paper. Keys from lb_key_pack differ
+ * in a few low address bits, which mix64's avalanche spreads. The salt
+ * separates seeds and lanes; two rounds keep h1 and h2 of one key unrelated
+ * even though they differ only by the salt.
  */
 static uint64_t lb_maglev_hash(uint64_t key, uint32_t seed, unsigned int lane)
 {
-	uint64_t salt = lb_maglev_mix(((uint64_t)seed << 1 | lane) + 0x9e3779b97f4a7c15ULL);
+	uint64_t salt = mix64(((uint64_t)seed << 1 | lane) + 0x9e3779b97f4a7c15ULL);
 
-	return lb_maglev_mix(lb_maglev_mix(key ^ salt) + salt);
+	return mix64(mix64(key ^ salt) + salt);
 }
 
 bool lb_maglev_size_ok(uint32_t m)
@@ -67,7 +52,7 @@ uint32_t lb_maglev_seed(const char *s)
 		h ^= *p;
 		h *= 0x100000001b3ULL;
 	}
-	h = lb_maglev_mix(h);
+	h = mix64(h);
 	return (uint32_t)(h >> 32) ^ (uint32_t)h;
 }
 

@@ -5,15 +5,10 @@
 
 #include "util.h"
 
-/* splitmix64's finaliser: packed (addr, port, proto) keys differ in few bits. */
+/* Packed (addr, port, proto) keys differ in few bits: mix64 spreads them. */
 static size_t u64map_hash(uint64_t k)
 {
-	k ^= k >> 30;
-	k *= 0xbf58476d1ce4e5b9ull;
-	k ^= k >> 27;
-	k *= 0x94d049bb133111ebull;
-	k ^= k >> 31;
-	return (size_t)k;
+	return (size_t)mix64(k);
 }
 
 static size_t u64map_find(const struct u64map *m, uint64_t key)
