@@ -327,6 +327,18 @@ static void print_time(FILE *f, double s)
 		fprintf(f, "%.2f s", s);
 }
 
+/* A programming time over the rounds that have it. */
+static struct summary prog_summary(const struct report *r, int p, int c)
+{
+	double v[REPORT_MAX_ROUNDS];
+	int n = 0;
+
+	for (int i = 0; i < r->rounds; i++)
+		if (r->prog_s[p][c][i] >= 0)
+			v[n++] = r->prog_s[p][c][i];
+	return summarize(v, n);
+}
+
 static void prog_table(FILE *f, const struct report *r)
 {
 	fputs("\n## Time to program N services, and to apply one change with N programmed\n\n"
@@ -335,14 +347,8 @@ static void prog_table(FILE *f, const struct report *r)
 	      f);
 	for (int c = 0; c < r->ncounts; c++)
 		for (int p = 0; p < PROG__MAX; p++) {
-			double v[REPORT_MAX_ROUNDS];
-			struct summary s;
-			int n = 0;
+			struct summary s = prog_summary(r, p, c);
 
-			for (int i = 0; i < r->rounds; i++)
-				if (r->prog_s[p][c][i] >= 0)
-					v[n++] = r->prog_s[p][c][i];
-			s = summarize(v, n);
 			if (!s.n && r->prog_limit_s[p][c] > 0)
 				fprintf(f,
 					"| %d | %s | more than %.0f s (stopped at the limit) |\n",
@@ -468,14 +474,10 @@ bool report_median(const struct report *r, enum bench_path p, int c, enum report
 
 bool report_prog_median(const struct report *r, enum bench_prog p, int c, double *out)
 {
-	double v[REPORT_MAX_ROUNDS];
-	int n = 0;
+	struct summary s = prog_summary(r, p, c);
 
-	for (int i = 0; i < r->rounds; i++)
-		if (r->prog_s[p][c][i] >= 0)
-			v[n++] = r->prog_s[p][c][i];
-	if (!n)
+	if (!s.n)
 		return false;
-	*out = summarize(v, n).med;
+	*out = s.med;
 	return true;
 }
