@@ -16,6 +16,8 @@ packages=(
 	libnl-3-dev libnl-route-3-dev
 	# runtime pieces
 	containerd runc iproute2 busybox-static curl
+	# tests read JSON answers with it
+	jq
 	# NodePort XDP tests: checksum offload off on test veths
 	ethtool
 	# benchmarks: kube-proxy-shaped rules for comparison, and the plots

@@ -44,6 +44,8 @@ struct agent {
 	__be32 node_ip;			  /* 0 when north-south is off */
 	bool synced;			  /* first sync done (__atomic) */
 	bool force_full;		  /* SIGHUP in informer mode (__atomic) */
+	bool reloading;			  /* --static re-read in progress (main thread) */
+	bool reload_changed;		  /* ... and it changed something */
 };
 
 /* ---------------------------------------------------------------- sync */
@@ -75,6 +77,11 @@ static void on_change(void *ctx)
 {
 	struct agent *a = ctx;
 
+	/* A --static re-read is one batch: its sync starts when it is all fed. */
+	if (a->reloading) {
+		a->reload_changed = true;
+		return;
+	}
 	lb_runner_trigger(a->runner);
 }
 
@@ -229,9 +236,18 @@ static void reload_static(struct agent *a)
 	}
 	log_info("SIGHUP: re-read %s (%zu services, %zu endpoint slices)", a->cfg->static_file,
 		 json_object_size(next.services), json_object_size(next.slices));
+	/*
+	 * The file is applied as a whole: a sync started halfway through the
+	 * feed could write a service without the slices changed with it.
+	 */
+	a->reloading = true;
+	a->reload_changed = false;
 	lb_static_feed(a->sync, &a->objects, &next);
 	lb_static_objects_free(&a->objects);
 	a->objects = next;
+	a->reloading = false;
+	if (a->reload_changed)
+		lb_runner_trigger(a->runner);
 }
 
 /*
