@@ -80,13 +80,6 @@ static double now_s(void)
 	return now_mono_ns() / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median3(const double *v)
 {
 	double a = v[0], b = v[1], c = v[2];

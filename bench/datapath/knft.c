@@ -66,23 +66,29 @@ static void write_service_chain(FILE *f, const struct nft_svc *s, int nep)
 	fputs(" }\n", f);
 }
 
+/* Endpoint e's chain. */
+static void write_ep_chain(FILE *f, const struct nft_svc *s, int e)
+{
+	char pod[20], ep[160];
+
+	nft_ep(s, e, pod, sizeof(pod), ep, sizeof(ep));
+	/* Hairpin: a pod reaching itself through the service is masqueraded. */
+	fprintf(f,
+		"add chain ip kube-proxy %s\n"
+		"add rule ip kube-proxy %s ip saddr %s jump mark-for-masquerade\n"
+		"add rule ip kube-proxy %s meta l4proto tcp dnat to %s:%d\n",
+		ep, ep, pod, ep, pod, TOPO_POD_PORT);
+}
+
 /* One service port: its chains, its endpoints' chains, its map and set elements. */
 static void write_service(FILE *f, int i, int nsvc, int nep)
 {
 	struct nft_svc s;
-	char pod[20], ep[160];
 
 	nft_svc(&s, i, nsvc);
 	fprintf(f, "add chain ip kube-proxy %s\n", s.chain);
-	for (int e = 0; e < nep; e++) {
-		nft_ep(&s, e, pod, sizeof(pod), ep, sizeof(ep));
-		/* Hairpin: a pod reaching itself through the service is masqueraded. */
-		fprintf(f,
-			"add chain ip kube-proxy %s\n"
-			"add rule ip kube-proxy %s ip saddr %s jump mark-for-masquerade\n"
-			"add rule ip kube-proxy %s meta l4proto tcp dnat to %s:%d\n",
-			ep, ep, pod, ep, pod, TOPO_POD_PORT);
-	}
+	for (int e = 0; e < nep; e++)
+		write_ep_chain(f, &s, e);
 	write_service_chain(f, &s, nep);
 	fprintf(f,
 		"add element ip kube-proxy cluster-ips { %s }\n"
@@ -187,6 +193,20 @@ int knft_write_change(FILE *f, int nsvc, int nep)
 	write_service_chain(f, &s, nep - 1);
 	nft_ep(&s, nep - 1, pod, sizeof(pod), ep, sizeof(ep));
 	fprintf(f, "delete chain ip kube-proxy %s\n", ep);
+	return ferror(f) ? -EIO : 0;
+}
+
+int knft_write_back(FILE *f, int nsvc, int nep)
+{
+	struct nft_svc s;
+
+	if (nsvc < 1 || nep < 2 || nep > TOPO_MAX_PODS)
+		return -EINVAL;
+	/* The endpoint's chain first (the service chain jumps to it), then the service chain. */
+	nft_svc(&s, nsvc - 1, nsvc);
+	write_ep_chain(f, &s, nep - 1);
+	fprintf(f, "flush chain ip kube-proxy %s\n", s.chain);
+	write_service_chain(f, &s, nep);
 	return ferror(f) ? -EIO : 0;
 }
 

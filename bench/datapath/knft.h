@@ -36,6 +36,9 @@ int knft_write_rules(FILE *f, int nsvc, int nep);
  */
 int knft_write_change(FILE *f, int nsvc, int nep);
 
+/* The transaction that puts that endpoint back (after knft_write_change's). */
+int knft_write_back(FILE *f, int nsvc, int nep);
+
 /*
  * `nft -f file` inside network namespace netns, its output appended to
  * log, within limit_s seconds. 0 with *elapsed_s set, -ETIMEDOUT, -EINTR,

@@ -120,6 +120,48 @@ static void write_filter(FILE *f)
 	      f);
 }
 
+/*
+ * An endpoint's chain: a pod reaching itself through the service (hairpin)
+ * is masqueraded so the reply comes back through the node; then the DNAT
+ * to the endpoint.
+ */
+static void write_sep(FILE *f, const struct svc_names *s, const struct ep_names *n)
+{
+	fprintf(f,
+		"-A %s -m comment --comment %s -s %s/32 -j KUBE-MARK-MASQ\n"
+		"-A %s -m comment --comment %s -m tcp -p tcp -j DNAT --to-destination %s\n",
+		n->sep, s->port_name, n->pod, n->sep, s->port_name, n->ep);
+}
+
+/*
+ * A service's chain with its first live endpoints. The service's cluster
+ * IP rule in KUBE-SERVICES is written by the caller (its order matters);
+ * here: with --cluster-cidr set (as kubeadm does), traffic to the cluster
+ * IP from outside the pod network is marked for masquerade; then the
+ * random split: endpoint e of n is taken with probability 1/(n-e), the last
+ * one always, which gives every endpoint 1/n.
+ */
+static void write_svc_chain(FILE *f, const struct svc_names *s, int live)
+{
+	struct ep_names n;
+
+	fprintf(f,
+		"-A %s -m comment --comment \"%s cluster IP\" -m tcp -p tcp -d %s/32 --dport %d "
+		"! -s %s -j KUBE-MARK-MASQ\n",
+		s->svc_chain, s->port_name, s->addr, TOPO_SVC_PORT, TOPO_POD_CIDR);
+	for (int e = 0; e < live; e++) {
+		ep_names(&n, s, e);
+		if (e < live - 1)
+			fprintf(f,
+				"-A %s -m comment --comment \"%s -> %s\" -m statistic --mode "
+				"random --probability %0.10f -j %s\n",
+				s->svc_chain, s->port_name, n.ep, 1.0 / (live - e), n.sep);
+		else
+			fprintf(f, "-A %s -m comment --comment \"%s -> %s\" -j %s\n", s->svc_chain,
+				s->port_name, n.ep, n.sep);
+	}
+}
+
 /* The per-service part of the nat table: chain declarations (pass 0) or rules (pass 1). */
 static void write_service(FILE *f, int i, int nsvc, int nep, int pass)
 {
@@ -135,41 +177,10 @@ static void write_service(FILE *f, int i, int nsvc, int nep, int pass)
 		}
 		return;
 	}
-	/*
-	 * The service's cluster IP rule in KUBE-SERVICES is written by the
-	 * caller (its order matters); here: with --cluster-cidr set (as
-	 * kubeadm does), traffic to the cluster IP from outside the pod
-	 * network is marked for masquerade; then the random split: endpoint
-	 * e of n is taken with probability 1/(n-e), the last one always,
-	 * which gives every endpoint 1/n.
-	 */
-	fprintf(f,
-		"-A %s -m comment --comment \"%s cluster IP\" -m tcp -p tcp -d %s/32 --dport %d "
-		"! -s %s -j KUBE-MARK-MASQ\n",
-		s.svc_chain, s.port_name, s.addr, TOPO_SVC_PORT, TOPO_POD_CIDR);
+	write_svc_chain(f, &s, nep);
 	for (int e = 0; e < nep; e++) {
 		ep_names(&n, &s, e);
-		if (e < nep - 1)
-			fprintf(f,
-				"-A %s -m comment --comment \"%s -> %s\" -m statistic --mode "
-				"random "
-				"--probability %0.10f -j %s\n",
-				s.svc_chain, s.port_name, n.ep, 1.0 / (nep - e), n.sep);
-		else
-			fprintf(f, "-A %s -m comment --comment \"%s -> %s\" -j %s\n", s.svc_chain,
-				s.port_name, n.ep, n.sep);
-	}
-	/*
-	 * Each endpoint chain: a pod reaching itself through the service
-	 * (hairpin) is masqueraded so the reply comes back through the node;
-	 * then the DNAT to the endpoint.
-	 */
-	for (int e = 0; e < nep; e++) {
-		ep_names(&n, &s, e);
-		fprintf(f,
-			"-A %s -m comment --comment %s -s %s/32 -j KUBE-MARK-MASQ\n"
-			"-A %s -m comment --comment %s -m tcp -p tcp -j DNAT --to-destination %s\n",
-			n.sep, s.port_name, n.pod, n.sep, s.port_name, n.ep);
+		write_sep(f, &s, &n);
 	}
 }
 
@@ -273,41 +284,42 @@ int kproxy_write_rules(FILE *f, int nsvc, int nep)
 	return ferror(f) ? -EIO : 0;
 }
 
-int kproxy_write_change(FILE *f, int nsvc, int nep)
+/* kube-proxy's partial sync after endpoint nep - 1 of the measured service left (or came back). */
+static int write_partial(FILE *f, int nsvc, int nep, bool back)
 {
+	int live = back ? nep : nep - 1;
 	struct svc_names s;
 	struct ep_names n;
 
 	if (nsvc < 1 || nep < 2 || nep > TOPO_MAX_PODS)
 		return -EINVAL;
 	/*
-	 * kube-proxy's partial sync (MinimizeIPTablesRestore, the default
-	 * since 1.27) after the measured service lost an endpoint: only the
-	 * service's chain is rewritten (a ":CHAIN" line under --noflush
-	 * flushes it), the endpoint's chain deleted; KUBE-SERVICES is left as
-	 * it is. The random split is recomputed for n - 1 endpoints.
+	 * MinimizeIPTablesRestore (the default since 1.27): only the service's
+	 * chain is rewritten (a ":CHAIN" line under --noflush flushes it) with
+	 * the random split for its endpoints now; a leaving endpoint's chain
+	 * is deleted, a returning one's written again; KUBE-SERVICES is left
+	 * as it is.
 	 */
 	svc_names(&s, nsvc - 1, nsvc);
 	ep_names(&n, &s, nep - 1);
 	fprintf(f, "*filter\nCOMMIT\n*nat\n:%s - [0:0]\n:%s - [0:0]\n", s.svc_chain, n.sep);
-	fprintf(f,
-		"-A %s -m comment --comment \"%s cluster IP\" -m tcp -p tcp -d %s/32 --dport %d "
-		"! -s %s -j KUBE-MARK-MASQ\n",
-		s.svc_chain, s.port_name, s.addr, TOPO_SVC_PORT, TOPO_POD_CIDR);
-	for (int e = 0; e < nep - 1; e++) {
-		ep_names(&n, &s, e);
-		if (e < nep - 2)
-			fprintf(f,
-				"-A %s -m comment --comment \"%s -> %s\" -m statistic --mode "
-				"random --probability %0.10f -j %s\n",
-				s.svc_chain, s.port_name, n.ep, 1.0 / (nep - 1 - e), n.sep);
-		else
-			fprintf(f, "-A %s -m comment --comment \"%s -> %s\" -j %s\n", s.svc_chain,
-				s.port_name, n.ep, n.sep);
-	}
-	ep_names(&n, &s, nep - 1);
-	fprintf(f, "-X %s\nCOMMIT\n", n.sep);
+	write_svc_chain(f, &s, live);
+	if (back)
+		write_sep(f, &s, &n);
+	else
+		fprintf(f, "-X %s\n", n.sep);
+	fputs("COMMIT\n", f);
 	return ferror(f) ? -EIO : 0;
+}
+
+int kproxy_write_change(FILE *f, int nsvc, int nep)
+{
+	return write_partial(f, nsvc, nep, false);
+}
+
+int kproxy_write_back(FILE *f, int nsvc, int nep)
+{
+	return write_partial(f, nsvc, nep, true);
 }
 
 int kproxy_tool_present(const char *tool)

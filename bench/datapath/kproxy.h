@@ -35,6 +35,9 @@ int kproxy_write_rules(FILE *f, int nsvc, int nep);
  */
 int kproxy_write_change(FILE *f, int nsvc, int nep);
 
+/* The partial sync that puts that endpoint back (after kproxy_write_change's). */
+int kproxy_write_back(FILE *f, int nsvc, int nep);
+
 /*
  * Load the rules in file `rules` with `tool` (iptables-nft-restore or
  * iptables-legacy-restore) inside network namespace netns, the tool's

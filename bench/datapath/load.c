@@ -319,13 +319,6 @@ static void *client_latency_main(void *arg)
 	return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int load_client(const struct load_params *p, struct load_result *out)
 {
 	int nthreads = p->mode == LOAD_LATENCY ? 1 : p->threads;

@@ -62,6 +62,7 @@
 
 #define NAME "capstan-bench-datapath"
 #define AGENT_READY_TIMEOUT_S 300
+#define MAX_CHANGES 21
 
 struct opts {
 	const char *agent;
@@ -84,6 +85,7 @@ struct opts {
 	double restore_limit;
 	long flood_packets;
 	double flood_seconds;
+	long changes;
 	bool want[PATH__MAX];
 	bool keep_workdir;
 };
@@ -101,8 +103,10 @@ struct bench {
 	char static_change_path[REPORT_MAX_COUNTS][300];
 	char rules_path[REPORT_MAX_COUNTS][300];
 	char rules_change_path[REPORT_MAX_COUNTS][300];
+	char rules_back_path[REPORT_MAX_COUNTS][300];
 	char nft_path[REPORT_MAX_COUNTS][300];
 	char nft_change_path[REPORT_MAX_COUNTS][300];
+	char nft_back_path[REPORT_MAX_COUNTS][300];
 	struct report rep;
 };
 
@@ -137,6 +141,8 @@ static void usage(FILE *f)
 		"  --seconds S           time limit of each measurement (10)\n"
 		"  --chunks N            slices per measurement, paths taking turns (10)\n"
 		"  --restore-limit S     time limit of kube-proxy's iptables-restore call (60)\n"
+		"  --changes N           endpoint changes per path, count and round, 1..%d:\n"
+		"                        one endpoint leaves, comes back, leaves... (5)\n"
 		"  --flood-packets N     64-byte UDP frames per forwarding measurement, 0 for "
 		"none\n"
 		"                        (3000000)\n"
@@ -146,7 +152,7 @@ static void usage(FILE *f)
 		"                        - for none)\n"
 		"  --keep-workdir        keep the temp dir (static file, rules, logs)\n"
 		"  --cleanup             remove what a killed run left, then exit\n",
-		REPORT_MAX_ROUNDS);
+		REPORT_MAX_ROUNDS, MAX_CHANGES);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -214,6 +220,7 @@ enum {
 	OPT_RESTORE_LIMIT,
 	OPT_FLOOD_PACKETS,
 	OPT_FLOOD_SECONDS,
+	OPT_CHANGES,
 	OPT_REQ_SIZE,
 	OPT_RESP_SIZE,
 	OPT_RESULTS_DIR,
@@ -265,6 +272,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "restore-limit", required_argument, NULL, OPT_RESTORE_LIMIT },
 		{ "flood-packets", required_argument, NULL, OPT_FLOOD_PACKETS },
 		{ "flood-seconds", required_argument, NULL, OPT_FLOOD_SECONDS },
+		{ "changes", required_argument, NULL, OPT_CHANGES },
 		{ "request-size", required_argument, NULL, OPT_REQ_SIZE },
 		{ "response-size", required_argument, NULL, OPT_RESP_SIZE },
 		{ "results-dir", required_argument, NULL, OPT_RESULTS_DIR },
@@ -286,6 +294,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ OPT_REQ_SIZE, &o->req_size, 1, LOAD_MAX_MSG },
 		{ OPT_RESP_SIZE, &o->resp_size, 1, LOAD_MAX_MSG },
 		{ OPT_FLOOD_PACKETS, &o->flood_packets, 0, 100000000 },
+		{ OPT_CHANGES, &o->changes, 1, MAX_CHANGES },
 	};
 	static char bad_buf[128];
 	const char *bad = NULL;
@@ -307,7 +316,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			    .seconds = 10,
 			    .restore_limit = 60,
 			    .flood_packets = 3000000,
-			    .flood_seconds = 5 };
+			    .flood_seconds = 5,
+			    .changes = 5 };
 	parse_counts("1,1000,10000", o);
 	for (int p = 0; p < PATH__MAX; p++)
 		o->want[p] = true;
@@ -561,39 +571,100 @@ static int run_group(struct bench *b, const enum bench_path *paths, int n, int c
 /* ---------------------------------------------------------------- the paths */
 
 /*
- * One endpoint leaves the measured service while N services are
- * programmed: the changed --static file replaces the agent's, the agent
- * re-reads it (SIGHUP) and writes only the difference. The original file
- * is put back for the next round.
+ * Endpoint changes with N services programmed: change k (0-based) takes
+ * the measured service's last endpoint away when k is even and puts it back
+ * when k is odd. A round's figure is the median of its --changes changes.
  */
-static int agent_change(struct bench *b, int c, int round)
+static bool change_back(int k)
 {
-	double e2e, sync;
-	char why[256];
-	int err;
+	return k % 2 == 1;
+}
 
-	if (rename(b->static_change_path[c], b->static_path[c]) < 0)
-		return -errno;
-	err = agent_apply_change(&b->agent, (int)b->o.endpoints - 1, 60, &e2e, &sync, why,
-				 sizeof(why));
-	if (err == -EINTR)
-		return err;
-	if (err < 0) {
-		report_note(&b->rep, "%d services: capstan-agent did not apply one change: %s",
-			    b->o.counts[c], why);
-	} else {
-		b->rep.prog_s[PROG_AGENT_CHANGE_SYNC][c][round] = sync;
-		b->rep.prog_s[PROG_AGENT_CHANGE_E2E][c][round] = e2e;
+/* Keep a round's change times: their median, and the first one when first >= 0. */
+static void keep_changes(struct bench *b, int prog, int first, int c, int round, double *v, int n)
+{
+	if (!n)
+		return;
+	if (first >= 0)
+		b->rep.prog_s[first][c][round] = v[0];
+	b->rep.prog_s[prog][c][round] = sort_median(v, (size_t)n);
+}
+
+/*
+ * capstan-agent: each change is a rewritten --static file put in place of
+ * the agent's, which re-reads it (SIGHUP) and writes only the difference.
+ * The original file is back in place for the next round.
+ */
+static int agent_changes(struct bench *b, int c, int round)
+{
+	double sync[MAX_CHANGES], e2e[MAX_CHANGES];
+	int n = 0, err = 0, nep = (int)b->o.endpoints;
+	char why[256];
+
+	for (int k = 0; k < b->o.changes; k++) {
+		bool back = change_back(k);
+
+		err = write_file(b->static_change_path[c],
+				 back ? agent_write_static : agent_write_static_change,
+				 b->o.counts[c], nep);
+		if (!err && rename(b->static_change_path[c], b->static_path[c]) < 0)
+			err = -errno;
+		if (!err)
+			err = agent_apply_change(&b->agent, back ? nep : nep - 1, 60, &e2e[n],
+						 &sync[n], why, sizeof(why));
+		if (err == -EINTR)
+			return err;
+		if (err < 0) {
+			report_note(&b->rep,
+				    "%d services: capstan-agent did not apply change %d: %s",
+				    b->o.counts[c], k + 1,
+				    err == -EIO || err == -ETIMEDOUT ? why : strerror(-err));
+			break;
+		}
 		fprintf(stderr,
-			"  capstan-agent: one endpoint removed, applied by a %.3f ms sync "
-			"(%.1f ms from SIGHUP)\n",
-			sync * 1e3, e2e * 1e3);
+			"  capstan-agent: one endpoint %s, applied by a %.3f ms sync (%.1f ms from "
+			"SIGHUP)\n",
+			back ? "back" : "removed", sync[n] * 1e3, e2e[n] * 1e3);
+		n++;
 	}
-	err = write_file(b->static_path[c], agent_write_static, b->o.counts[c], b->o.endpoints);
-	if (!err)
-		err = write_file(b->static_change_path[c], agent_write_static_change,
-				 b->o.counts[c], b->o.endpoints);
-	return err;
+	keep_changes(b, PROG_AGENT_CHANGE_SYNC, PROG_AGENT_CHANGE_FIRST, c, round, sync, n);
+	keep_changes(b, PROG_AGENT_CHANGE_E2E, -1, c, round, e2e, n);
+	return write_file(b->static_path[c], agent_write_static, b->o.counts[c], nep);
+}
+
+/*
+ * kube-proxy's side: each change is its partial sync (iptables-restore
+ * --noflush with tool) or its nft transaction (tool "nft") on the loaded
+ * rules, alternately removing and putting back the endpoint.
+ */
+static int rule_changes(struct bench *b, const char *tool, const char *log, int prog, int c,
+			int round)
+{
+	bool nft = strcmp(tool, "nft") == 0;
+	double secs[MAX_CHANGES];
+	int n = 0, err = 0;
+
+	for (int k = 0; k < b->o.changes; k++) {
+		bool back = change_back(k);
+		const char *file = nft ? (back ? b->nft_back_path[c] : b->nft_change_path[c])
+				       : (back ? b->rules_back_path[c] : b->rules_change_path[c]);
+
+		err = nft ? knft_load(b->topo.node, file, log, b->o.restore_limit, &secs[n])
+			  : kproxy_restore(tool, b->topo.node, file, log, true, b->o.restore_limit,
+					   &secs[n]);
+		if (err == -EINTR || proc_interrupted)
+			return -EINTR;
+		if (err < 0) {
+			report_note(&b->rep, "%d services: %s did not apply change %d (%s)",
+				    b->o.counts[c], tool, k + 1, strerror(-err));
+			break;
+		}
+		fprintf(stderr, "  %s: one endpoint %s in %.3f s\n", tool,
+			back ? "back" : "removed", secs[n]);
+		n++;
+	}
+	keep_changes(b, prog, -1, c, round, secs, n);
+	return 0;
 }
 
 /* Agent up for this count and round: socket-LB paths and direct, then agent down. */
@@ -647,7 +718,7 @@ static int run_agent_group(struct bench *b, int c, int round)
 		paths[n++] = PATH_SOCKLB;
 	err = run_group(b, paths, n, c, round);
 	if (!err && ready && b->o.endpoints > 1)
-		err = agent_change(b, c, round);
+		err = agent_changes(b, c, round);
 	if (b->agent_live) {
 		agent_stop(&b->agent);
 		b->agent_live = false;
@@ -741,13 +812,9 @@ static int run_iptables(struct bench *b, enum bench_path p, const char *tool, in
 		err = run_group(b, &p, 1, c, round);
 		if (!err && p == PATH_IPT_NFT)
 			err = flood(b, p, TOPO_PPS_SVC_ADDR, TOPO_SVC_PORT, c, round);
-		/* kube-proxy's partial sync for one endpoint change, on the loaded rules. */
-		if (!err && b->o.endpoints > 1 &&
-		    kproxy_restore(tool, b->topo.node, b->rules_change_path[c], log, true,
-				   b->o.restore_limit, &secs) == 0) {
-			b->rep.prog_s[prog_change][c][round] = secs;
-			fprintf(stderr, "  %s: one endpoint removed in %.3f s\n", tool, secs);
-		}
+		/* kube-proxy's partial syncs for endpoint changes, on the loaded rules. */
+		if (!err && b->o.endpoints > 1)
+			err = rule_changes(b, tool, log, prog_change, c, round);
 	} else if (err < 0) {
 		char tail[256];
 
@@ -796,11 +863,8 @@ static int run_nftables(struct bench *b, int c, int round)
 	b->rep.prog_s[PROG_NFT][c][round] = secs;
 	fprintf(stderr, "  nft -f: %d services in %.3f s\n", b->o.counts[c], secs);
 	err = run_group(b, &nft, 1, c, round);
-	if (!err && b->o.endpoints > 1 &&
-	    knft_load(b->topo.node, b->nft_change_path[c], log, b->o.restore_limit, &secs) == 0) {
-		b->rep.prog_s[PROG_NFT_CHANGE][c][round] = secs;
-		fprintf(stderr, "  nft -f: one endpoint removed in %.3f s\n", secs);
-	}
+	if (!err && b->o.endpoints > 1)
+		err = rule_changes(b, "nft", log, PROG_NFT_CHANGE, c, round);
 	if (err == -EINTR)
 		return err;
 	reset = topo_reset_node(&b->topo);
@@ -976,22 +1040,29 @@ static int prepare(struct bench *b)
 			 b->o.counts[c]);
 		snprintf(b->nft_change_path[c], sizeof(b->nft_change_path[c]),
 			 "%s/nft-%d-change.nft", b->workdir, b->o.counts[c]);
+		snprintf(b->rules_back_path[c], sizeof(b->rules_back_path[c]),
+			 "%s/rules-%d-back.txt", b->workdir, b->o.counts[c]);
+		snprintf(b->nft_back_path[c], sizeof(b->nft_back_path[c]), "%s/nft-%d-back.nft",
+			 b->workdir, b->o.counts[c]);
 		err = write_file(b->static_path[c], agent_write_static, b->o.counts[c],
 				 b->o.endpoints);
-		if (!err && b->o.endpoints > 1)
-			err = write_file(b->static_change_path[c], agent_write_static_change,
-					 b->o.counts[c], b->o.endpoints);
 		if (!err)
 			err = write_file(b->rules_path[c], kproxy_write_rules, b->o.counts[c],
 					 b->o.endpoints);
 		if (!err && b->o.endpoints > 1)
 			err = write_file(b->rules_change_path[c], kproxy_write_change,
 					 b->o.counts[c], b->o.endpoints);
+		if (!err && b->o.endpoints > 1)
+			err = write_file(b->rules_back_path[c], kproxy_write_back, b->o.counts[c],
+					 b->o.endpoints);
 		if (!err)
 			err = write_file(b->nft_path[c], knft_write_rules, b->o.counts[c],
 					 b->o.endpoints);
 		if (!err && b->o.endpoints > 1)
 			err = write_file(b->nft_change_path[c], knft_write_change, b->o.counts[c],
+					 b->o.endpoints);
+		if (!err && b->o.endpoints > 1)
+			err = write_file(b->nft_back_path[c], knft_write_back, b->o.counts[c],
 					 b->o.endpoints);
 	}
 	if (err < 0) {

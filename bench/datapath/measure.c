@@ -199,21 +199,6 @@ static int measure_part(const struct measure_cfg *cfg, enum bench_path p, struct
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /*
  * A path's rates are the median of its parts' rates: a part that a burst of
  * someone else's work hit does not move it, where a sum would.
@@ -223,8 +208,8 @@ static void finish(struct acc *a, struct measure *m)
 	*m = (struct measure){ .errors = a->errors, .first_errno = a->first_errno };
 	for (int i = 0; i < MODES; i++)
 		m->done += a->done[i];
-	m->cps = median(a->rate[0], a->nparts);
-	m->rps = median(a->rate[1], a->nparts);
+	m->cps = sort_median(a->rate[0], (size_t)a->nparts);
+	m->rps = sort_median(a->rate[1], (size_t)a->nparts);
 	m->cpu_us_conn = a->done[0] ? a->cpu_s[0] / (double)a->done[0] * 1e6 : 0;
 	m->cpu_us_req = a->done[1] ? a->cpu_s[1] / (double)a->done[1] * 1e6 : 0;
 	if (a->nlat) {

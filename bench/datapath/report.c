@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 const char *const report_path_title[PATH__MAX] = {
 	[PATH_DIRECT] = "direct to the pod",
 	[PATH_DIRECT_CG] = "direct, client in the agent's cgroup",
@@ -39,14 +41,16 @@ const char *const report_prog_title[PROG__MAX] = {
 	[PROG_IPT_LEGACY] = "iptables-legacy-restore --noflush --counters (kube-proxy's full sync)",
 	[PROG_IPT_LEGACY_EMPTY] = "iptables-legacy-restore into empty tables",
 	[PROG_NFT] = "nft -f (kube-proxy nftables mode's first sync)",
-	[PROG_AGENT_CHANGE_SYNC] = "one endpoint removed: capstan-agent sync (diff + map writes)",
-	[PROG_AGENT_CHANGE_E2E] = "one endpoint removed: capstan-agent, SIGHUP to the map "
+	[PROG_AGENT_CHANGE_SYNC] = "one endpoint change: capstan-agent sync (diff + map writes)",
+	[PROG_AGENT_CHANGE_FIRST] = "one endpoint change: capstan-agent sync, the first after "
+				    "its start-up sync",
+	[PROG_AGENT_CHANGE_E2E] = "one endpoint change: capstan-agent, SIGHUP to the map "
 				  "(includes re-reading the whole --static file)",
-	[PROG_IPT_NFT_CHANGE] = "one endpoint removed: iptables-nft-restore --noflush "
+	[PROG_IPT_NFT_CHANGE] = "one endpoint change: iptables-nft-restore --noflush "
 				"(kube-proxy's partial sync)",
-	[PROG_IPT_LEGACY_CHANGE] = "one endpoint removed: iptables-legacy-restore --noflush "
+	[PROG_IPT_LEGACY_CHANGE] = "one endpoint change: iptables-legacy-restore --noflush "
 				   "(kube-proxy's partial sync)",
-	[PROG_NFT_CHANGE] = "one endpoint removed: nft -f (kube-proxy nftables mode)",
+	[PROG_NFT_CHANGE] = "one endpoint change: nft -f (kube-proxy nftables mode)",
 };
 
 struct summary {
@@ -80,23 +84,15 @@ void report_note(struct report *r, const char *fmt, ...)
 	strcat(r->notes, "\n");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static struct summary summarize(double *v, int n)
 {
 	struct summary s = { .n = n };
 
 	if (!n)
 		return s;
-	qsort(v, n, sizeof(*v), cmp_double);
+	s.med = sort_median(v, (size_t)n);
 	s.min = v[0];
 	s.max = v[n - 1];
-	s.med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	return s;
 }
 
@@ -436,7 +432,7 @@ void report_print(FILE *f, const struct report *r)
 				worst_n == 1 ? "" : "s");
 	}
 	{
-		double sync = 0;
+		double sync = 0, first = -1;
 		int at = 0;
 
 		for (int c = 0; c < r->ncounts; c++) {
@@ -446,13 +442,20 @@ void report_print(FILE *f, const struct report *r)
 			    r->counts[c] >= at) {
 				sync = v;
 				at = r->counts[c];
+				if (!report_prog_median(r, PROG_AGENT_CHANGE_FIRST, c, &first))
+					first = -1;
 			}
 		}
-		if (at)
+		if (at) {
 			fprintf(f,
 				"\nTarget: one endpoint change applied in under 1 ms with the most "
-				"services programmed: **%s** (%.3f ms at %d services).\n",
+				"services programmed: **%s** (median %.3f ms at %d services",
 				sync < 1e-3 ? "met" : "missed", sync * 1e3, at);
+			if (first >= 0)
+				fprintf(f, "; the first change after start-up: %.3f ms",
+					first * 1e3);
+			fputs(").\n", f);
+		}
 	}
 	for (int p = 0; p < PATH__MAX; p++)
 		if (r->skipped[p][0])

@@ -45,8 +45,12 @@ enum bench_prog {
 	PROG_IPT_LEGACY,       /* iptables-legacy-restore --noflush --counters */
 	PROG_IPT_LEGACY_EMPTY, /* iptables-legacy-restore into empty tables */
 	PROG_NFT,	       /* nft -f of kube-proxy nftables mode's rules */
-	/* one endpoint removed from the measured service, N services programmed */
-	PROG_AGENT_CHANGE_SYNC, /* capstan-agent: the sync that applies it (diff + map writes) */
+	/*
+	 * One endpoint of the measured service leaves or comes back, N services
+	 * programmed; per round the median of --changes changes.
+	 */
+	PROG_AGENT_CHANGE_SYNC,	 /* capstan-agent: the sync that applies it (diff + map writes) */
+	PROG_AGENT_CHANGE_FIRST, /* ... the first change after the agent's start-up sync */
 	PROG_AGENT_CHANGE_E2E, /* capstan-agent: SIGHUP (re-reads the whole --static file) to map */
 	PROG_IPT_NFT_CHANGE,   /* iptables-nft-restore --noflush of kube-proxy's partial sync */
 	PROG_IPT_LEGACY_CHANGE, /* the same with iptables-legacy-restore */

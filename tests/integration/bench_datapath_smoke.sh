@@ -31,9 +31,9 @@ for n in 1 200; do
 		row "$n" "$path" || fail "no figures for $path at $n services:
 $out"
 	done
-	grep -qE "^\| $n \| one endpoint removed: capstan-agent sync" <<<"$out" ||
+	grep -qE "^\| $n \| one endpoint change: capstan-agent sync" <<<"$out" ||
 		fail "no one-change figure for capstan at $n services"
-	grep -qE "^\| $n \| one endpoint removed: nft -f" <<<"$out" ||
+	grep -qE "^\| $n \| one endpoint change: nft -f" <<<"$out" ||
 		fail "no one-change figure for nftables mode at $n services"
 	grep -qE "^\| $n \| capstan NodePort, XDP \(native\) \| [1-9][0-9]* \| [1-9][0-9]* \|" <<<"$out" ||
 		fail "no forwarding figure for XDP at $n services"
