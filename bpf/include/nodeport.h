@@ -640,6 +640,13 @@ static __always_inline int np_ct_create(struct np_run *r, __u16 rev_nat_id, __u3
  * one with a port of its own, rather than two flows sharing one. Without
  * SNAT the key is the client's own tuple, which only this flow can have:
  * the entry is rewritten.
+ *
+ * Checked on every TCP SYN, FIN and RST (state changes must be seen at
+ * once), and otherwise when fwd's last_seen is due for its once-a-second
+ * refresh: a second lookup on every packet of a busy flow would cost a
+ * fifth of the XDP path. So the backend's state reaches fwd within a
+ * second, and a REPLY entry lost to LRU eviction (the map full) is noticed
+ * within a second of the flow's packets.
  */
 static __always_inline int np_ct_check_reply(struct np_run *r, struct capstan_ct_entry *fwd,
 					     const struct capstan_backend *be)
@@ -656,6 +663,9 @@ static __always_inline int np_ct_check_reply(struct np_run *r, struct capstan_ct
 	struct capstan_ct_entry *cur;
 	struct capstan_ct_key key;
 
+	if (!(r->p.tcp_flags & (NP_TCP_SYN | NP_TCP_FIN | NP_TCP_RST)) &&
+	    r->now - fwd->last_seen_ns <= NP_NSEC_PER_SEC)
+		return 0;
 	if (fwd->flags & CAPSTAN_CT_F_SNAT)
 		np_ct_key(&key, be->addr, r->cfg.node_ip, be->port, fwd->snat_port, r->p.t.proto,
 			  CAPSTAN_CT_REPLY);

@@ -532,11 +532,10 @@ static void check_untouched(struct pkt *in, struct pkt *out)
 	ASSERT_MSG(memcmp(in->b, out->b, in->len) == 0, "packet was modified");
 }
 
-static void ct_entry(struct node *n, const char *saddr, int sport, const char *daddr, int dport,
-		     __u8 proto, __u8 dir, struct capstan_ct_entry *e, bool want)
+static struct capstan_ct_key ct_key(const char *saddr, int sport, const char *daddr, int dport,
+				    __u8 proto, __u8 dir)
 {
 	struct capstan_ct_key k;
-	int rc;
 
 	memset(&k, 0, sizeof(k));
 	k.saddr = ip(saddr);
@@ -545,10 +544,34 @@ static void ct_entry(struct node *n, const char *saddr, int sport, const char *d
 	k.dport = htons(dport);
 	k.proto = proto;
 	k.dir = dir;
+	return k;
+}
+
+static void ct_entry(struct node *n, const char *saddr, int sport, const char *daddr, int dport,
+		     __u8 proto, __u8 dir, struct capstan_ct_entry *e, bool want)
+{
+	struct capstan_ct_key k = ct_key(saddr, sport, daddr, dport, proto, dir);
+	int rc;
+
 	rc = bpf_map_lookup_elem(map_fd(n->skel->maps.capstan_ct_v1), &k, e);
 	ASSERT_MSG((rc == 0) == want, "conntrack %s %s:%d -> %s:%d: %s",
 		   dir == CAPSTAN_CT_FORWARD ? "FORWARD" : "REPLY", saddr, sport, daddr, dport,
 		   rc == 0 ? "present" : "missing");
+}
+
+/*
+ * Make a client's FORWARD entry to a NodePort two seconds older, so its
+ * next packet is due for the once-a-second refresh and REPLY check.
+ */
+static void age_forward(struct node *n, int sport, int dport, __u8 proto)
+{
+	struct capstan_ct_key k = ct_key(CLIENT, sport, NODE, dport, proto, CAPSTAN_CT_FORWARD);
+	struct capstan_ct_entry e;
+	int fd = map_fd(n->skel->maps.capstan_ct_v1);
+
+	ASSERT_OK(bpf_map_lookup_elem(fd, &k, &e));
+	e.last_seen_ns -= 2000000000ull;
+	ASSERT_OK(bpf_map_update_elem(fd, &k, &e, BPF_EXIST));
 }
 
 /* ---------------------------------------------------------------- TCP */
@@ -1449,12 +1472,22 @@ TEST(nodeport_tcp_state_unanswered_established_and_closing)
 	ct_entry(&n, REMOTE_BE, BE_PORT, NODE, port, IPPROTO_TCP, CAPSTAN_CT_REPLY, &e, true);
 	ASSERT_EQ(e.flags & CAPSTAN_CT_F_ESTABLISHED, 0);
 
-	/* The backend answers: REPLY knows, and FORWARD learns it with the next packet. */
+	/*
+	 * The backend answers: REPLY knows. FORWARD learns it with the first
+	 * packet due for its once-a-second refresh, not before (a plain data
+	 * packet within the second does not look at REPLY).
+	 */
 	reply.dport = port;
 	in = build(&reply);
 	ASSERT_EQ(run_tc(&n, n.in, &in, &out), TC_ACT_REDIRECT);
 	ct_entry(&n, REMOTE_BE, BE_PORT, NODE, port, IPPROTO_TCP, CAPSTAN_CT_REPLY, &e, true);
 	ASSERT(e.flags & CAPSTAN_CT_F_ESTABLISHED);
+	in = build(&data);
+	ASSERT_EQ(run_tc(&n, n.in, &in, &out), TC_ACT_REDIRECT);
+	ct_entry(&n, CLIENT, 40080, NODE, NP_REMOTE_PORT, IPPROTO_TCP, CAPSTAN_CT_FORWARD, &e,
+		 true);
+	ASSERT_EQ(e.flags & CAPSTAN_CT_F_ESTABLISHED, 0);
+	age_forward(&n, 40080, NP_REMOTE_PORT, IPPROTO_TCP);
 	in = build(&data);
 	ASSERT_EQ(run_tc(&n, n.in, &in, &out), TC_ACT_REDIRECT);
 	ct_entry(&n, CLIENT, 40080, NODE, NP_REMOTE_PORT, IPPROTO_TCP, CAPSTAN_CT_FORWARD, &e,
@@ -1492,14 +1525,10 @@ TEST(nodeport_snat_flow_that_lost_its_reply_entry_takes_a_new_port)
 	int port = remote_syn(&n, 40090, &out), again;
 
 	/* The REPLY entry is gone (LRU eviction): the port may be someone else's now. */
-	memset(&k, 0, sizeof(k));
-	k.saddr = ip(REMOTE_BE);
-	k.daddr = ip(NODE);
-	k.sport = htons(BE_PORT);
-	k.dport = htons(port);
-	k.proto = IPPROTO_TCP;
-	k.dir = CAPSTAN_CT_REPLY;
+	k = ct_key(REMOTE_BE, BE_PORT, NODE, port, IPPROTO_TCP, CAPSTAN_CT_REPLY);
 	ASSERT_OK(bpf_map_delete_elem(map_fd(n.skel->maps.capstan_ct_v1), &k));
+	/* Noticed at the flow's next check: its once-a-second refresh (or a SYN, FIN, RST). */
+	age_forward(&n, 40090, NP_REMOTE_PORT, IPPROTO_TCP);
 	in = build(&data);
 	ASSERT_EQ(run_tc(&n, n.in, &in, &out), TC_ACT_REDIRECT);
 	again = get16(pkt_l4(&out));
