@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
-#include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/ip.h>
@@ -29,8 +28,10 @@
 #include "proc.h"
 #include "util.h"
 
+#include "bench_gen.skel.h"
+
 #define FLOOD_FRAME 60	 /* 64 on the wire with the FCS */
-#define FLOOD_BATCH 64	 /* frames per sendmmsg */
+#define FLOOD_BATCH 64	 /* frames per burst, and per live frame batch */
 #define FLOOD_FLOWS 1024 /* source ports cycled through */
 #define FLOOD_SPORT 20000
 #define FLOOD_SENDER_CPU 0
@@ -154,8 +155,8 @@ static int threaded_fn(void *arg)
 	return proc_write_file(path, "1") == 0 ? 0 : 2;
 }
 
-/* Up to max PIDs of kernel threads whose name starts with "napi/". */
-static int napi_threads(pid_t *out, int max)
+/* Up to max kernel threads whose name starts with "napi/": PIDs and names. */
+static int napi_threads(pid_t *out, char (*names)[16], int max)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -172,8 +173,11 @@ static int napi_threads(pid_t *out, int max)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "napi/", 5))
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "napi/", 5)) {
+			comm[strcspn(comm, "\n")] = '\0';
+			snprintf(names[n], sizeof(names[n]), "%s", comm);
 			out[n++] = (pid_t)pid;
+		}
 		fclose(f);
 	}
 	if (d)
@@ -182,47 +186,57 @@ static int napi_threads(pid_t *out, int max)
 }
 
 /*
- * The node's link and the pods' links to threaded NAPI on FLOOD_NODE_CPU.
- * 0, or -errno when the kernel or the machine cannot (the caller then
- * reports the whole machine only).
+ * The node's link receives through NAPI on every path: XDP frames from the
+ * generator need it (without an XDP program there, GRO turns it on).
+ */
+static int napi_receive(const struct topo *t)
+{
+	int rc = proc_runl(true, t->node, "ethtool", "-K", TOPO_NODE_CLIENT_IF, "gro", "on", NULL);
+
+	return rc == 0 ? 0 : rc < 0 ? rc : -EIO;
+}
+
+/*
+ * The node's link to threaded NAPI on FLOOD_NODE_CPU, alone: that CPU's
+ * busy time is the node's forwarding and nothing else. The pods' links go
+ * to threaded NAPI on FLOOD_SENDER_CPU with the generator: their drop
+ * program and the return of the frames' pages to the generator's page pool
+ * run where the pool lives. 0, or -errno when the kernel or the machine
+ * cannot (the forwarding figure is then not measured).
  */
 static int split_cpus(const struct topo *t)
 {
-	pid_t before[256], after[256];
-	int nb, na, pinned = 0, rc;
-	cpu_set_t set;
+	static pid_t before[256], after[256];
+	static char bnames[256][16], anames[256][16];
+	char node_prefix[16];
+	int nb, na, node = 0, rc;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return -ENODEV;
-	nb = napi_threads(before, 256);
-	/*
-	 * GRO makes the node's veth receive through NAPI on every path (XDP
-	 * does anyway), but a veth hands a frame to NAPI only when the sending
-	 * device does no TSO (or the receiver forwards UDP GRO, which would
-	 * merge the flood's frames): TSO off on the client's link, which the
-	 * next node reset recreates. Otherwise the receive work would run on
-	 * the sender's CPU and the node's CPU would look idle.
-	 */
-	if (proc_runl(true, t->node, "ethtool", "-K", TOPO_NODE_CLIENT_IF, "gro", "on", NULL) != 0 ||
-	    proc_runl(true, t->client, "ethtool", "-K", "eth0", "tso", "off", NULL) != 0)
-		return -EIO;
+	nb = napi_threads(before, bnames, 256);
 	rc = in_netns(t->node, threaded_fn, (void *)TOPO_NODE_CLIENT_IF);
 	for (int i = 0; !rc && i < t->npods; i++)
 		rc = in_netns(t->pod[i], threaded_fn, (void *)"eth0");
 	if (rc)
 		return rc < 0 ? rc : -EOPNOTSUPP;
-	na = napi_threads(after, 256);
-	CPU_ZERO(&set);
-	CPU_SET(FLOOD_NODE_CPU, &set);
+	na = napi_threads(after, anames, 256);
+	/* Threads are named napi/<device>-<NAPI id>. */
+	snprintf(node_prefix, sizeof(node_prefix), "napi/%s-", TOPO_NODE_CLIENT_IF);
 	for (int i = 0; i < na; i++) {
-		bool old = false;
+		bool old = false, is_node = !strncmp(anames[i], node_prefix, strlen(node_prefix));
+		cpu_set_t set;
 
 		for (int j = 0; j < nb && !old; j++)
 			old = before[j] == after[i];
-		if (!old && sched_setaffinity(after[i], sizeof(set), &set) == 0)
-			pinned++;
+		if (old)
+			continue;
+		CPU_ZERO(&set);
+		CPU_SET(is_node ? FLOOD_NODE_CPU : FLOOD_SENDER_CPU, &set);
+		if (sched_setaffinity(after[i], sizeof(set), &set) < 0)
+			return -errno;
+		node += is_node;
 	}
-	return pinned ? 0 : -ESRCH;
+	return node ? 0 : -ESRCH;
 }
 
 /* ---------------------------------------------------------------- the sender */
@@ -232,8 +246,9 @@ struct sender {
 	int dport;
 	long count;
 	double seconds;
-	bool pin; /* on FLOOD_SENDER_CPU */
-	int fd;	  /* results: sent (long), elapsed (double) */
+	long rate; /* frames per second offered */
+	bool pin;  /* on FLOOD_SENDER_CPU */
+	int fd;	   /* results: sent (long), elapsed (double) */
 };
 
 static __u16 ip_csum(const void *data, size_t len)
@@ -304,19 +319,23 @@ static void build_frame(__u8 *f, const __u8 *dmac, const __u8 *smac, struct in_a
 	udp->check = 0; /* none: IPv4 allows it, and no path needs to fix it up */
 }
 
+/*
+ * XDP live frames (bpf/bench_gen.bpf.c): BPF_PROG_RUN calls of many runs
+ * each (a call costs tens of milliseconds of set-up, so they are long),
+ * the program holding the rate; the time and count limits are checked
+ * between calls and by the program. Returns 0, or an exit code.
+ */
 static int send_fn(void *arg)
 {
 	const struct sender *s = arg;
-	static __u8 frames[FLOOD_BATCH][FLOOD_FRAME];
-	struct mmsghdr msgs[FLOOD_BATCH];
-	struct iovec iov[FLOOD_BATCH];
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
-	struct ifreq ifr;
+	struct xdp_md ctx = { .data_end = FLOOD_FRAME };
+	struct bench_gen *g = NULL;
+	__u8 frame[FLOOD_FRAME], dmac[6], smac[6];
 	struct in_addr saddr;
-	__u8 dmac[6], smac[6];
+	struct ifreq ifr;
 	long sent = 0;
 	double t0, elapsed;
-	int fd, one = 1;
+	int fd, rc = 0;
 
 	inet_pton(AF_INET, TOPO_CLIENT_ADDR, &saddr);
 	if (gateway_mac(dmac) < 0) {
@@ -333,40 +352,51 @@ static int send_fn(void *arg)
 		if (sched_setaffinity(0, sizeof(set), &set) < 0)
 			return 16;
 	}
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
-	if (fd < 0)
-		return 11;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth0");
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+	if (fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
 		return 12;
+	close(fd);
 	memcpy(smac, ifr.ifr_hwaddr.sa_data, 6);
-	ll.sll_ifindex = (int)if_nametoindex("eth0");
-	/* Straight to the driver: the qdisc would be one more cost in every path. */
-	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+	build_frame(frame, dmac, smac, saddr, s->daddr, FLOOD_SPORT, s->dport);
+	ctx.ingress_ifindex = if_nametoindex("eth0");
+
+	g = bench_gen__open();
+	if (!g)
+		return 11;
+	memcpy((void *)g->rodata->template, frame, sizeof(g->rodata->template));
+	g->rodata->burst = FLOOD_BATCH;
+	g->rodata->burst_ns = (__u64)(1e9 * FLOOD_BATCH / (double)s->rate);
+	g->rodata->max_frames = (__u64)s->count;
+	g->rodata->sport_base = FLOOD_SPORT;
+	g->rodata->flows = FLOOD_FLOWS;
+	if (bench_gen__load(g)) {
+		bench_gen__destroy(g);
 		return 13;
-	memset(msgs, 0, sizeof(msgs));
-	for (int i = 0; i < FLOOD_BATCH; i++) {
-		iov[i] = (struct iovec){ .iov_base = frames[i], .iov_len = FLOOD_FRAME };
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	t0 = proc_now();
-	while (sent < s->count && (elapsed = proc_now() - t0) < s->seconds) {
-		int n, batch = (int)MIN((long)FLOOD_BATCH, s->count - sent);
+	while ((long)g->bss->sent < s->count && proc_now() - t0 < s->seconds && !proc_interrupted) {
+		/*
+		 * Half a second of frames per call: a call costs tens of
+		 * milliseconds of set-up and tear-down, when nothing is sent.
+		 */
+		long runs = MIN(MAX(s->rate / 2, (long)FLOOD_BATCH), s->count - (long)g->bss->sent);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = FLOOD_FRAME,
+			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = FLOOD_BATCH,
+			    .repeat = (__u32)runs);
 
-		for (int i = 0; i < batch; i++)
-			build_frame(frames[i], dmac, smac, saddr, s->daddr,
-				    FLOOD_SPORT + (int)((sent + i) % FLOOD_FLOWS), s->dport);
-		n = sendmmsg(fd, msgs, (unsigned)batch, 0);
-		if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EINTR)
-			return 14;
-		if (n > 0)
-			sent += n;
+		if (bpf_prog_test_run_opts(bpf_program__fd(g->progs.bench_gen), &o) < 0) {
+			rc = errno == EINVAL || errno == EOPNOTSUPP ? 14 : 17;
+			break;
+		}
 	}
 	elapsed = proc_now() - t0;
-	close(fd);
+	sent = (long)g->bss->sent;
+	bench_gen__destroy(g);
+	if (rc)
+		return rc;
 	if (write(s->fd, &sent, sizeof(sent)) != sizeof(sent) ||
 	    write(s->fd, &elapsed, sizeof(elapsed)) != sizeof(elapsed))
 		return 15;
@@ -374,11 +404,13 @@ static int send_fn(void *arg)
 }
 
 int flood_run(const struct topo *t, const char *daddr, int dport, long count, double seconds,
-	      struct flood_result *out, char *err, size_t errlen)
+	      long rate, struct flood_result *out, char *err, size_t errlen)
 {
-	struct sender s = { .dport = dport, .count = count, .seconds = seconds };
+	struct sender s = {
+		.dport = dport, .count = count, .seconds = seconds, .rate = rate, .pin = true
+	};
 	long long before, after;
-	double cpu0, cpu1, node0 = -1, node1 = -1;
+	double node0, node1;
 	int pfd[2] = { -1, -1 }, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -395,16 +427,29 @@ int flood_run(const struct topo *t, const char *daddr, int dport, long count, do
 		goto out;
 	}
 	s.fd = pfd[1];
-	s.pin = split_cpus(t) == 0;
-	cpu0 = proc_cpu_busy_s();
-	if (s.pin)
-		node0 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
+	rc = napi_receive(t);
+	if (rc < 0) {
+		snprintf(err, errlen, "GRO on the node's link (ethtool -K): %s", strerror(-rc));
+		goto out;
+	}
+	rc = split_cpus(t);
+	if (rc < 0) {
+		snprintf(err, errlen,
+			 "the node's receive work cannot get a CPU of its own (two CPUs and "
+			 "threaded NAPI needed): %s",
+			 strerror(-rc));
+		goto out;
+	}
+	node0 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
 	rc = in_netns(t->client, send_fn, &s);
-	cpu1 = proc_cpu_busy_s();
-	if (s.pin)
-		node1 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
+	node1 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
 	if (rc != 0) {
-		snprintf(err, errlen, "the sender failed (%d)", rc);
+		if (rc == 14)
+			snprintf(err, errlen,
+				 "the kernel has no XDP live frame mode for the sender (Linux "
+				 "5.18+)");
+		else
+			snprintf(err, errlen, "the sender failed (%d)", rc);
 		rc = rc < 0 ? rc : -EIO;
 		goto out;
 	}
@@ -422,11 +467,10 @@ int flood_run(const struct topo *t, const char *daddr, int dport, long count, do
 		snprintf(err, errlen, "read the pods' counters: %s", strerror(-rc));
 		goto out;
 	}
+	out->rate = rate;
 	out->delivered = (long)(after - before);
-	out->cpu_s = cpu1 - cpu0;
 	out->pps = out->seconds > 0 ? (double)out->delivered / out->seconds : 0;
-	out->pps_core = out->cpu_s > 0 ? (double)out->delivered / out->cpu_s : 0;
-	if (node0 >= 0 && node1 > node0) {
+	if (node1 > node0) {
 		out->node_cpu_s = node1 - node0;
 		out->pps_node_core = (double)out->delivered / out->node_cpu_s;
 	}

@@ -92,12 +92,13 @@ struct report {
 	struct measure m[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
 	/* forwarding 64-byte UDP frames (flood.h); pps_core 0 = not measured */
 	struct {
-		double pps, pps_core;
-		double pps_node_core; /* per busy second of the node's CPU; 0 = not split */
+		double pps;	      /* delivered per second */
+		double pps_node_core; /* per busy second of the node's CPU; 0 = not measured */
 		long sent, delivered;
 	} flood[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
 	long flood_packets;
 	double flood_seconds;
+	long flood_rate; /* frames per second offered */
 	double prog_s[PROG__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS]; /* < 0: none */
 	double prog_limit_s[PROG__MAX][REPORT_MAX_COUNTS]; /* > 0: stopped at this limit */
 	/* why a path is missing, and what went wrong on the way; "" when nothing */
@@ -151,6 +152,6 @@ int report_socklb_worst(const struct report *r, double *ratio, int *count);
  * target is >= 3), per the node's CPU when node is set, else per the whole
  * machine's. 0, or -ENOENT when either figure is missing.
  */
-int report_xdp_flood_worst(const struct report *r, bool node, double *ratio, int *count);
+int report_xdp_flood_worst(const struct report *r, double *ratio, int *count);
 
 #endif

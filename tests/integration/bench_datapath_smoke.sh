@@ -35,7 +35,7 @@ $out"
 		fail "no one-change figure for capstan at $n services"
 	grep -qE "^\| $n \| one endpoint change: nft -f" <<<"$out" ||
 		fail "no one-change figure for nftables mode at $n services"
-	grep -qE "^\| $n \| capstan NodePort, XDP \(native\) \| [1-9][0-9]* \| [1-9][0-9]* \|" <<<"$out" ||
+	grep -qE "^\| $n \| capstan NodePort, XDP \(native\) \| [0-9.]+% \| [1-9][0-9]* \| [1-9][0-9]* \|" <<<"$out" ||
 		fail "no forwarding figure for XDP at $n services"
 done
 if grep -q "figures dropped" <<<"$out"; then
