@@ -15,7 +15,8 @@
 struct nft_svc {
 	char name[64]; /* "bench/svc-00042/tcp/http": namespace/name/protocol/port name */
 	char addr[32];
-	char chain[96]; /* service-<hash>-<name> */
+	char chain[96];	   /* service-<hash>-<name> */
+	const char *proto; /* "tcp" or "udp" */
 };
 
 /* kube-proxy: a chain is its prefix, 8 base32 characters of a hash, and the readable name. */
@@ -32,6 +33,16 @@ static void nft_svc(struct nft_svc *s, int i, int nsvc)
 	snprintf(s->name, sizeof(s->name), "bench/svc-%05d/tcp/http", i);
 	topo_svc_addr(i, nsvc, s->addr, sizeof(s->addr));
 	nft_chain(s->chain, sizeof(s->chain), "service", s->name);
+	s->proto = "tcp";
+}
+
+/* The packet-rate service (flood.h): UDP to TOPO_PPS_SVC_ADDR. */
+static void nft_pps_svc(struct nft_svc *s)
+{
+	snprintf(s->name, sizeof(s->name), "bench/pps/udp/udp");
+	snprintf(s->addr, sizeof(s->addr), "%s", TOPO_PPS_SVC_ADDR);
+	nft_chain(s->chain, sizeof(s->chain), "service", s->name);
+	s->proto = "udp";
 }
 
 /* Endpoint e's chain of service s: endpoint-<hash>-<service name>__<addr>/<port>. */
@@ -55,9 +66,9 @@ static void write_service_chain(FILE *f, const struct nft_svc *s, int nep)
 	char pod[20], ep[160];
 
 	fprintf(f,
-		"add rule ip kube-proxy %s ip daddr %s tcp dport %d ip saddr != %s jump "
+		"add rule ip kube-proxy %s ip daddr %s %s dport %d ip saddr != %s jump "
 		"mark-for-masquerade\n",
-		s->chain, s->addr, TOPO_SVC_PORT, TOPO_POD_CIDR);
+		s->chain, s->addr, s->proto, TOPO_SVC_PORT, TOPO_POD_CIDR);
 	fprintf(f, "add rule ip kube-proxy %s numgen random mod %d vmap { ", s->chain, nep);
 	for (int e = 0; e < nep; e++) {
 		nft_ep(s, e, pod, sizeof(pod), ep, sizeof(ep));
@@ -76,24 +87,21 @@ static void write_ep_chain(FILE *f, const struct nft_svc *s, int e)
 	fprintf(f,
 		"add chain ip kube-proxy %s\n"
 		"add rule ip kube-proxy %s ip saddr %s jump mark-for-masquerade\n"
-		"add rule ip kube-proxy %s meta l4proto tcp dnat to %s:%d\n",
-		ep, ep, pod, ep, pod, TOPO_POD_PORT);
+		"add rule ip kube-proxy %s meta l4proto %s dnat to %s:%d\n",
+		ep, ep, pod, ep, s->proto, pod, TOPO_POD_PORT);
 }
 
 /* One service port: its chains, its endpoints' chains, its map and set elements. */
-static void write_service(FILE *f, int i, int nsvc, int nep)
+static void write_service(FILE *f, const struct nft_svc *s, int nep)
 {
-	struct nft_svc s;
-
-	nft_svc(&s, i, nsvc);
-	fprintf(f, "add chain ip kube-proxy %s\n", s.chain);
+	fprintf(f, "add chain ip kube-proxy %s\n", s->chain);
 	for (int e = 0; e < nep; e++)
-		write_ep_chain(f, &s, e);
-	write_service_chain(f, &s, nep);
+		write_ep_chain(f, s, e);
+	write_service_chain(f, s, nep);
 	fprintf(f,
 		"add element ip kube-proxy cluster-ips { %s }\n"
-		"add element ip kube-proxy service-ips { %s . tcp . %d : goto %s }\n",
-		s.addr, s.addr, TOPO_SVC_PORT, s.chain);
+		"add element ip kube-proxy service-ips { %s . %s . %d : goto %s }\n",
+		s->addr, s->addr, s->proto, TOPO_SVC_PORT, s->chain);
 }
 
 int knft_write_rules(FILE *f, int nsvc, int nep)
@@ -175,8 +183,18 @@ int knft_write_rules(FILE *f, int nsvc, int nep)
 	      "}\n"
 	      "add rule ip kube-proxy nat-postrouting jump masquerading\n",
 	      f);
-	for (int i = 0; i < nsvc; i++)
-		write_service(f, i, nsvc, nep);
+	for (int i = 0; i < nsvc; i++) {
+		struct nft_svc s;
+
+		nft_svc(&s, i, nsvc);
+		write_service(f, &s, nep);
+	}
+	{
+		struct nft_svc pps;
+
+		nft_pps_svc(&pps);
+		write_service(f, &pps, nep);
+	}
 	return ferror(f) ? -EIO : 0;
 }
 

@@ -815,7 +815,7 @@ static int run_iptables(struct bench *b, enum bench_path p, const char *tool, in
 		return -EINTR;
 	if (loaded) {
 		err = run_group(b, &p, 1, c, round);
-		if (!err && p == PATH_IPT_NFT)
+		if (!err)
 			err = flood(b, p, TOPO_PPS_SVC_ADDR, TOPO_SVC_PORT, c, round);
 		/* kube-proxy's partial syncs for endpoint changes, on the loaded rules. */
 		if (!err && b->o.endpoints > 1)
@@ -868,6 +868,8 @@ static int run_nftables(struct bench *b, int c, int round)
 	b->rep.prog_s[PROG_NFT][c][round] = secs;
 	fprintf(stderr, "  nft -f: %d services in %.3f s\n", b->o.counts[c], secs);
 	err = run_group(b, &nft, 1, c, round);
+	if (!err)
+		err = flood(b, PATH_NFT, TOPO_PPS_SVC_ADDR, TOPO_SVC_PORT, c, round);
 	if (!err && b->o.endpoints > 1)
 		err = rule_changes(b, "nft", log, PROG_NFT_CHANGE, c, round);
 	if (err == -EINTR)

@@ -429,8 +429,8 @@ void report_print(FILE *f, const struct report *r)
 		if (at) {
 			fprintf(f,
 				"\nTarget: one endpoint change applied in under 1 ms with the most "
-				"services programmed: **%s** (median %.3f ms at %d services",
-				sync < 1e-3 ? "met" : "missed", sync * 1e3, at);
+				"services programmed: **%s** (median %.3f ms at %d service%s",
+				sync < 1e-3 ? "met" : "missed", sync * 1e3, at, at == 1 ? "" : "s");
 			if (first >= 0)
 				fprintf(f, "; the first change after start-up: %.3f ms",
 					first * 1e3);
