@@ -241,6 +241,31 @@ out:
 	return rc;
 }
 
+/*
+ * Maps of earlier layouts, replaced by a new name (abi.h): their pins are
+ * removed once the programs use the new ones. A program still holding one
+ * (a tc filter not replaced yet) keeps it alive until it is replaced.
+ */
+static const char *const retired_maps[] = {
+	"capstan_svc_v1", /* services map, 65,536 entries */
+	"capstan_vip_v1", /* service addresses, 16,384 */
+	"capstan_be_v1",   "capstan_cfg_v1",  "capstan_scnt_v1",
+	"capstan_bcnt_v1", "capstan_drop_v1", "capstan_evt_v1",
+};
+
+static void drop_retired_maps(const struct lb_loader *l)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(retired_maps); i++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", l->dir, retired_maps[i]);
+		if (unlink(path) == 0)
+			log_info("removed %s: a map of an earlier layout", path);
+		else if (errno != ENOENT)
+			log_warn("cannot remove %s: %s", path, strerror(errno));
+	}
+}
+
 /* Release pinned links of programs the object no longer has (detaches them). */
 static void drop_stale_links(struct lb_loader *l)
 {
@@ -341,6 +366,7 @@ int lb_loader_open(const struct lb_loader_config *cfg, struct lb_loader **out, c
 			 l->progs[l->nprogs - 1].link_id, l->progs[l->nprogs - 1].prog_id);
 	}
 	drop_stale_links(l);
+	drop_retired_maps(l);
 	*out = l;
 	return 0;
 fail:

@@ -254,7 +254,7 @@ out:
 	return status;
 }
 
-/* The pinned services map: DIR/capstan_svc_v1, or below DIR (depth 3). -errno when absent. */
+/* The pinned services map: DIR/capstan_svc_v2, or below DIR (depth 3). -errno when absent. */
 static int find_svc_map(const char *dir, int depth)
 {
 	char *path = xasprintf("%s/%s", dir, CAPSTAN_MAP_SVC);

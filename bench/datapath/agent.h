@@ -11,7 +11,7 @@
  *
  * Its programming time is read from the outside, twice: from the fork to
  * the first `GET /healthz` answered 200, and from the fork to the moment
- * the pinned services map (capstan_svc_v1, abi.h) holds the measured
+ * the pinned services map (capstan_svc_v2, abi.h) holds the measured
  * service with all its backends and a slot-0 entry for every service.
  * The second is what a client can rely on; the first is what a readiness
  * probe would see.

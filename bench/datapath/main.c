@@ -390,8 +390,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		/* Every service port takes 1 + endpoints entries of the services map. */
 		if ((o->want[PATH_SOCKLB] || o->want[PATH_DIRECT_CG]) &&
 		    (long)o->counts[c] * (o->endpoints + 1) > CAPSTAN_SVC_MAX)
-			bad = "services x (endpoints + 1) must fit the services map (65536 "
-			      "entries)";
+			bad = "services x (endpoints + 1) must fit the services map "
+			      "(CAPSTAN_SVC_MAX entries, abi.h)";
 	if (bad) {
 		fprintf(stderr, NAME ": %s\n", bad);
 		return -EINVAL;

@@ -32,10 +32,10 @@
 #endif
 
 /* Pinned map names (BPF object names are at most 15 characters). */
-#define CAPSTAN_MAP_SVC "capstan_svc_v1"
+#define CAPSTAN_MAP_SVC "capstan_svc_v2"
 #define CAPSTAN_MAP_BACKEND "capstan_be_v2"
 #define CAPSTAN_MAP_REVNAT "capstan_rnat_v1"
-#define CAPSTAN_MAP_VIP "capstan_vip_v1"
+#define CAPSTAN_MAP_VIP "capstan_vip_v2"
 #define CAPSTAN_MAP_SOCK_REVNAT "capstan_skn_v1"
 #define CAPSTAN_MAP_AFFINITY "capstan_aff_v1"
 #define CAPSTAN_MAP_SVC_COUNTERS "capstan_scnt_v2"
@@ -48,10 +48,10 @@
 #define CAPSTAN_MAP_FRAG "capstan_frag_v1"
 #define CAPSTAN_MAP_SRC_RANGES "capstan_srcr_v1"
 
-#define CAPSTAN_SVC_MAX 65536	  /* service map entries (all slots) */
+#define CAPSTAN_SVC_MAX 262144 /* service map entries (all slots); not preallocated */
 #define CAPSTAN_BACKEND_MAX 65536 /* backend ids are 1..CAPSTAN_BACKEND_MAX-1 */
 #define CAPSTAN_REVNAT_MAX 65536  /* rev-NAT ids are 1..CAPSTAN_REVNAT_MAX-1 */
-#define CAPSTAN_VIP_MAX 16384
+#define CAPSTAN_VIP_MAX 65536 /* service addresses; not preallocated */
 #define CAPSTAN_SOCK_REVNAT_MAX 65536 /* LRU */
 #define CAPSTAN_AFFINITY_MAX 65536    /* LRU */
 #define CAPSTAN_MAX_BACKENDS_PER_SVC 4096

@@ -66,7 +66,7 @@ static __always_inline bool np_is_external_vip(const struct np_run *r)
 
 	if (addr == r->cfg.node_ip)
 		return false;
-	flags = bpf_map_lookup_elem(&capstan_vip_v1, &addr);
+	flags = bpf_map_lookup_elem(&capstan_vip_v2, &addr);
 	return flags && (*flags & CAPSTAN_VIP_F_EXTERNAL);
 }
 

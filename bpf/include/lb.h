@@ -149,7 +149,7 @@ static __always_inline int lb4_pick_slot(struct capstan_svc_key *key, __u16 coun
 	__u32 id;
 
 	key->slot = (bpf_get_prandom_u32() % count) + 1;
-	slot = bpf_map_lookup_elem(&capstan_svc_v1, key);
+	slot = bpf_map_lookup_elem(&capstan_svc_v2, key);
 	if (!slot)
 		return -CAPSTAN_DROP_NO_SLOT;
 	id = slot->backend_id;
@@ -244,7 +244,7 @@ static __always_inline void lb_sock_revnat_store(void *ctx, const struct lb_flow
  */
 static __always_inline bool lb4_is_cluster_ip(__be32 addr)
 {
-	__u32 *flags = bpf_map_lookup_elem(&capstan_vip_v1, &addr);
+	__u32 *flags = bpf_map_lookup_elem(&capstan_vip_v2, &addr);
 
 	return flags && (*flags & CAPSTAN_VIP_F_CLUSTER_IP);
 }
@@ -267,7 +267,7 @@ static __always_inline int lb4_xlate_fwd(void *ctx, struct lb_flow *f, bool per_
 	__u16 count;
 	int ret;
 
-	svc = bpf_map_lookup_elem(&capstan_svc_v1, &key);
+	svc = bpf_map_lookup_elem(&capstan_svc_v2, &key);
 	if (!svc) {
 		if (lb4_is_cluster_ip(f->svc_addr))
 			return lb_refuse(ctx, f, CAPSTAN_DROP_PORT_NOT_SERVED);

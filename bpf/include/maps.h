@@ -25,7 +25,7 @@ struct {
 	__uint(max_entries, CAPSTAN_SVC_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_svc_v1 SEC(".maps");
+} capstan_svc_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -52,7 +52,7 @@ struct {
 	__uint(max_entries, CAPSTAN_VIP_MAX);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} capstan_vip_v1 SEC(".maps");
+} capstan_vip_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

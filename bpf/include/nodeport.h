@@ -492,7 +492,7 @@ static __always_inline int np_pick_hashed(struct np_run *r, struct capstan_svc_k
 		}
 	}
 	key->slot = (hash % count) + 1;
-	slot = bpf_map_lookup_elem(&capstan_svc_v1, key);
+	slot = bpf_map_lookup_elem(&capstan_svc_v2, key);
 	if (!slot)
 		return np_drop(CAPSTAN_DROP_NO_SLOT);
 	*id = slot->backend_id;
@@ -743,7 +743,7 @@ static __always_inline int np_forward_path(struct np_run *r, bool xdp, long *ver
 	__u32 backend_id;
 	int fib_ret = 0, ret;
 
-	svc = bpf_map_lookup_elem(&capstan_svc_v1, &key);
+	svc = bpf_map_lookup_elem(&capstan_svc_v2, &key);
 	if (!svc)
 		return NP_PASS;
 	svc0 = *svc; /* the agent may replace slot 0 while we run */

@@ -384,6 +384,31 @@ TEST(agent_loader_drops_pins_of_programs_that_no_longer_exist)
 	ASSERT_OK(lb_loader_cleanup(pin_dir(), err, sizeof(err)));
 }
 
+TEST(agent_loader_removes_maps_of_earlier_layouts)
+{
+	struct lb_loader *l;
+	char old[1400], keep[1400], err[256];
+	int fd;
+
+	fixture_require_bpf();
+	/* What an earlier agent left: the services map under its old name, and a map of no layout.
+	 */
+	snprintf(old, sizeof(old), "%s/capstan_svc_v1", pin_dir());
+	snprintf(keep, sizeof(keep), "%s/someone_elses_map", pin_dir());
+	ASSERT(mkdir(pin_dir(), 0700) == 0 || errno == EEXIST);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "capstan_svc_v1", 4, 4, 16, NULL);
+	ASSERT(fd >= 0);
+	ASSERT_OK(bpf_obj_pin(fd, old) ? -errno : 0);
+	ASSERT_OK(bpf_obj_pin(fd, keep) ? -errno : 0);
+	close(fd);
+	l = open_loader(fixture_cgroup());
+	ASSERT_MSG(access(old, F_OK) != 0, "%s survived", old);
+	ASSERT_MSG(access(keep, F_OK) == 0, "%s was removed", keep);
+	lb_loader_close(l);
+	ASSERT_OK(unlink(keep));
+	ASSERT_OK(lb_loader_cleanup(pin_dir(), err, sizeof(err)));
+}
+
 TEST(agent_loader_rejects_bad_paths)
 {
 	struct lb_loader_config c = { .bpffs_dir = NULL, .cgroup_path = "/nonexistent/cgroup" };

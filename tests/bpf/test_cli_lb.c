@@ -877,7 +877,7 @@ TEST(cli_lb_bpf_monitor_sees_a_refusal_by_the_datapath)
 		bpf_program__attach_cgroup(skel->progs.capstan_connect4, fixture_cgroup_fd());
 	ASSERT_MSG(skel->links.capstan_connect4 != NULL, "attach: %s", strerror(errno));
 	k.addr = ip("10.96.0.11");
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &k, &v, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v2), &k, &v, BPF_ANY));
 	p.cfg = bpf_map__fd(skel->maps.capstan_cfg_v2);
 	args[9] = (char *)fixture_bpffs();
 

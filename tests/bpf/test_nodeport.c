@@ -162,7 +162,7 @@ static void put_frontend(struct node *n, const char *addr, int port, __u8 proto,
 		memset(&v, 0, sizeof(v));
 		v.backend_id = ids[i];
 		ASSERT_OK(
-			bpf_map_update_elem(map_fd(n->skel->maps.capstan_svc_v1), &k, &v, BPF_ANY));
+			bpf_map_update_elem(map_fd(n->skel->maps.capstan_svc_v2), &k, &v, BPF_ANY));
 	}
 	k = svc_key(addr, port, proto, 0);
 	memset(&v, 0, sizeof(v));
@@ -170,7 +170,7 @@ static void put_frontend(struct node *n, const char *addr, int port, __u8 proto,
 	v.rev_nat_id = rev;
 	v.flags = flags;
 	v.affinity_timeout = 60;
-	ASSERT_OK(bpf_map_update_elem(map_fd(n->skel->maps.capstan_svc_v1), &k, &v, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(map_fd(n->skel->maps.capstan_svc_v2), &k, &v, BPF_ANY));
 	ASSERT_OK(bpf_map_update_elem(map_fd(n->skel->maps.capstan_rnat_v1), &rkey, &rn, BPF_ANY));
 }
 
@@ -192,7 +192,7 @@ static void put_vip(struct node *n, const char *addr, __u32 flags)
 {
 	__be32 a = ip(addr);
 
-	ASSERT_OK(bpf_map_update_elem(map_fd(n->skel->maps.capstan_vip_v1), &a, &flags, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(map_fd(n->skel->maps.capstan_vip_v2), &a, &flags, BPF_ANY));
 }
 
 static void put_src_range(struct node *n, __u16 rev, const char *addr, int len)

@@ -110,7 +110,7 @@ static void put_slot(struct sock_lb *skel, const char *vip, int port, __u8 proto
 	struct capstan_svc_key key = svc_key(vip, port, proto, slot);
 	struct capstan_svc_val val = { .backend_id = backend_id };
 
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &key, &val, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v2), &key, &val, BPF_ANY));
 }
 
 /* In the agent's order for a new service port: slots first, slot 0 last. */
@@ -124,7 +124,7 @@ static void put_service(struct sock_lb *skel, const struct svc_spec *s)
 
 	for (int i = 0; i < s->count && s->ids; i++)
 		put_slot(skel, s->vip, s->port, s->proto, i + 1, s->ids[i]);
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &key, &val, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v2), &key, &val, BPF_ANY));
 }
 
 static void put_backend(struct sock_lb *skel, __u32 id, const char *addr, int port, __u8 proto)
@@ -151,7 +151,7 @@ static void put_vip(struct sock_lb *skel, const char *vip, __u32 flags)
 	__be32 addr;
 
 	ASSERT_EQ(inet_pton(AF_INET, vip, &addr), 1);
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_vip_v1), &addr, &flags,
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_vip_v2), &addr, &flags,
 				      BPF_ANY));
 }
 
@@ -686,11 +686,11 @@ TEST(sock_lb_maps_survive_a_reload_through_pins)
 	sock_lb__destroy(skel);
 
 	skel = load();
-	ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &key, &val));
+	ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.capstan_svc_v2), &key, &val));
 	ASSERT_EQ(val.count, 1);
 	ASSERT_EQ(val.rev_nat_id, 3);
 	key.slot = 1;
-	ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &key, &val));
+	ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.capstan_svc_v2), &key, &val));
 	ASSERT_EQ(val.backend_id, 5);
 	struct capstan_config cfg;
 	__u32 zero = 0;
@@ -955,7 +955,7 @@ TEST(sock_lb_affinity_sticks_per_netns_until_timeout)
 static int child_drain(void *arg)
 {
 	struct child_arg *a = arg;
-	int svc_fd = bpf_map__fd(a->skel->maps.capstan_svc_v1);
+	int svc_fd = bpf_map__fd(a->skel->maps.capstan_svc_v2);
 	int be_fd = bpf_map__fd(a->skel->maps.capstan_be_v2);
 	struct capstan_svc_key key = svc_key(VIP, 80, IPPROTO_TCP, 0);
 	struct capstan_svc_val val;
@@ -1088,7 +1088,7 @@ TEST(sock_lb_fails_closed_on_missing_entries)
 					.count = 1 };
 
 	/* Slot 0 says one backend but slot 1 was never written. */
-	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v1), &key, &val, BPF_ANY));
+	ASSERT_OK(bpf_map_update_elem(bpf_map__fd(skel->maps.capstan_svc_v2), &key, &val, BPF_ANY));
 	/* Slot 1 names a backend id the backends map does not have. */
 	put_service(skel, &bad_backend);
 	bad_backend.proto = IPPROTO_UDP;
