@@ -32,7 +32,7 @@
 
 #define FLOOD_FRAME 60	 /* 64 on the wire with the FCS */
 #define FLOOD_BATCH 64	 /* frames per burst, and per live frame batch */
-#define FLOOD_FLOWS 1024 /* source ports cycled through */
+#define FLOOD_FLOWS 1024 /* random source ports of the frames */
 #define FLOOD_SPORT 20000
 #define FLOOD_SENDER_CPU 0
 #define FLOOD_NODE_CPU 1
@@ -78,8 +78,8 @@ static int count_child(int fd)
 	return write(fd, &sum, sizeof(sum)) == sizeof(sum) ? 0 : 2;
 }
 
-/* Run fn in a child in netns; its exit status (0 = fine) or -errno. */
-static int in_netns(const char *netns, int (*fn)(void *), void *arg)
+/* Run fn in a child in netns, for at most limit_s; its exit status (0 = fine) or -errno. */
+static int in_netns_for(const char *netns, int (*fn)(void *), void *arg, double limit_s)
 {
 	struct proc_opts o = { .netns = netns };
 	int status, err;
@@ -89,12 +89,17 @@ static int in_netns(const char *netns, int (*fn)(void *), void *arg)
 		return pid;
 	if (pid == 0)
 		_exit(fn(arg));
-	err = proc_wait(pid, 30, &status);
+	err = proc_wait(pid, limit_s, &status);
 	if (err < 0) {
 		proc_stop(pid, 1);
 		return err;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -EIO;
+}
+
+static int in_netns(const char *netns, int (*fn)(void *), void *arg)
+{
+	return in_netns_for(netns, fn, arg, 30);
 }
 
 static int attach_fn(void *arg)
@@ -247,7 +252,6 @@ struct sender {
 	long count;
 	double seconds;
 	long rate; /* frames per second offered */
-	bool pin;  /* on FLOOD_SENDER_CPU */
 	int fd;	   /* results: sent (long), elapsed (double) */
 };
 
@@ -344,7 +348,7 @@ static int send_fn(void *arg)
 		if (gateway_mac(dmac) < 0)
 			return 10;
 	}
-	if (s->pin) {
+	{
 		cpu_set_t set;
 
 		CPU_ZERO(&set);
@@ -406,9 +410,7 @@ static int send_fn(void *arg)
 int flood_run(const struct topo *t, const char *daddr, int dport, long count, double seconds,
 	      long rate, struct flood_result *out, char *err, size_t errlen)
 {
-	struct sender s = {
-		.dport = dport, .count = count, .seconds = seconds, .rate = rate, .pin = true
-	};
+	struct sender s = { .dport = dport, .count = count, .seconds = seconds, .rate = rate };
 	long long before, after;
 	double node0, node1;
 	int pfd[2] = { -1, -1 }, rc;
@@ -441,7 +443,8 @@ int flood_run(const struct topo *t, const char *daddr, int dport, long count, do
 		goto out;
 	}
 	node0 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
-	rc = in_netns(t->client, send_fn, &s);
+	/* The sender stops itself after `seconds` (and at most a call more). */
+	rc = in_netns_for(t->client, send_fn, &s, seconds + 30);
 	node1 = proc_cpu_busy_s_on(FLOOD_NODE_CPU);
 	if (rc != 0) {
 		if (rc == 14)

@@ -849,12 +849,23 @@ static int run_nftables(struct bench *b, int c, int round)
 	double secs;
 	int err, reset;
 
-	if (!b->o.want[PATH_NFT] || b->rep.skipped[PATH_NFT][0])
+	if (!b->o.want[PATH_NFT] || b->rep.skipped[PATH_NFT][0] || b->rep.prog_limit_s[PROG_NFT][c])
 		return 0;
 	snprintf(log, sizeof(log), "%s/nft.log", b->workdir);
 	err = knft_load(b->topo.node, b->nft_path[c], log, b->o.restore_limit, &secs);
 	if (err == -EINTR || proc_interrupted)
 		return -EINTR;
+	if (err == -ETIMEDOUT) {
+		/* Too slow at this count: the path is not measured here, nor in later rounds. */
+		b->rep.prog_limit_s[PROG_NFT][c] = b->o.restore_limit;
+		report_note(&b->rep,
+			    "%d services: nft -f (kube-proxy nftables mode's first sync) did not "
+			    "finish within %.0f s (--restore-limit); the path is not measured at "
+			    "this count",
+			    b->o.counts[c], b->o.restore_limit);
+		fprintf(stderr, "  nft -f: stopped after %.0f s\n", b->o.restore_limit);
+		return topo_reset_node(&b->topo);
+	}
 	if (err < 0) {
 		char tail[256];
 
