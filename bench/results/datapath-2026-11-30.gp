@@ -6,7 +6,7 @@ set format y "%g"
 set logscale x
 set xlabel "services programmed"
 set grid
-set xtics ("1" 1, "1000" 1000, "10000" 10000)
+set xtics ("1" 1, "1000" 1000, "10000" 10000, "30000" 30000)
 set output "bench/results/datapath-2026-11-30-cps.png"
 set title "New connections per second, ratio to direct (2026-11-30, 2 cores)" noenhanced
 set ylabel "ratio to direct (1.00 = direct)"
@@ -36,4 +36,4 @@ set output "bench/results/datapath-2026-11-30-prog.png"
 set title "Time to program N services, and to apply one change (2026-11-30, 2 cores)" noenhanced
 set ylabel "seconds (log scale)"
 set logscale y
-plot for [i=2:12] "bench/results/datapath-2026-11-30-prog.dat" using 1:i with linespoints lw 2 title columnhead(i)
+plot for [i=2:13] "bench/results/datapath-2026-11-30-prog.dat" using 1:i with linespoints lw 2 title columnhead(i)
