@@ -97,7 +97,10 @@ cluster_down_and_check() {
 	ip netns list | grep -q capstan-node && left+=("netns: $(ip netns list | grep capstan-node)")
 	ip -br addr | grep -q '172\.31\.0\.' && left+=("addresses in 172.31.0.0/24")
 	ip route show table all | grep -qE '10\.244\.|172\.31\.0\.' && left+=("routes: $(ip route show table all | grep -E '10\.244\.|172\.31\.0\.')")
-	[ "$(ip route show table all | grep -c '10\.96\.0\.0/12' || true)" = "$_cluster_routes" ] || left+=("the unreachable service route")
+	local routes
+	routes=$(ip route show table all | grep -c '10\.96\.0\.0/12' || true)
+	[ "$routes" = "$_cluster_routes" ] ||
+		left+=("the unreachable service route ($_cluster_routes before up, $routes after down: $(ip route show table all | grep '10\.96\.0\.0/12' | tr '\n' ';'); capstan processes: $(pgrep -af 'capstan-' | tr '\n' ';'))")
 	[ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$_cluster_forward" ] || left+=("ip_forward not restored")
 	ls -d /sys/fs/bpf/capstan* >/dev/null 2>&1 && left+=("bpffs pins: $(ls -d /sys/fs/bpf/capstan*)")
 	ls -d /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/capstan-node* \
