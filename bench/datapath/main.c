@@ -1045,43 +1045,40 @@ static int prepare(struct bench *b)
 		fprintf(stderr, NAME ": mkdtemp: %s\n", strerror(-err));
 		return err;
 	}
-	for (int c = 0; c < b->o.ncounts && !err; c++) {
-		snprintf(b->static_path[c], sizeof(b->static_path[c]), "%s/static-%d.json",
-			 b->workdir, b->o.counts[c]);
-		snprintf(b->rules_path[c], sizeof(b->rules_path[c]), "%s/rules-%d.txt", b->workdir,
-			 b->o.counts[c]);
-		snprintf(b->static_change_path[c], sizeof(b->static_change_path[c]),
-			 "%s/static-%d-change.json", b->workdir, b->o.counts[c]);
-		snprintf(b->rules_change_path[c], sizeof(b->rules_change_path[c]),
-			 "%s/rules-%d-change.txt", b->workdir, b->o.counts[c]);
-		snprintf(b->nft_path[c], sizeof(b->nft_path[c]), "%s/nft-%d.nft", b->workdir,
-			 b->o.counts[c]);
-		snprintf(b->nft_change_path[c], sizeof(b->nft_change_path[c]),
-			 "%s/nft-%d-change.nft", b->workdir, b->o.counts[c]);
-		snprintf(b->rules_back_path[c], sizeof(b->rules_back_path[c]),
-			 "%s/rules-%d-back.txt", b->workdir, b->o.counts[c]);
-		snprintf(b->nft_back_path[c], sizeof(b->nft_back_path[c]), "%s/nft-%d-back.nft",
-			 b->workdir, b->o.counts[c]);
-		err = write_file(b->static_path[c], agent_write_static, b->o.counts[c],
-				 b->o.endpoints);
-		if (!err)
-			err = write_file(b->rules_path[c], kproxy_write_rules, b->o.counts[c],
-					 b->o.endpoints);
-		if (!err && b->o.endpoints > 1)
-			err = write_file(b->rules_change_path[c], kproxy_write_change,
-					 b->o.counts[c], b->o.endpoints);
-		if (!err && b->o.endpoints > 1)
-			err = write_file(b->rules_back_path[c], kproxy_write_back, b->o.counts[c],
-					 b->o.endpoints);
-		if (!err)
-			err = write_file(b->nft_path[c], knft_write_rules, b->o.counts[c],
-					 b->o.endpoints);
-		if (!err && b->o.endpoints > 1)
-			err = write_file(b->nft_change_path[c], knft_write_change, b->o.counts[c],
-					 b->o.endpoints);
-		if (!err && b->o.endpoints > 1)
-			err = write_file(b->nft_back_path[c], knft_write_back, b->o.counts[c],
-					 b->o.endpoints);
+	{
+		/*
+		 * Per service count: a file NAME-<count>WHAT.EXT in the work dir,
+		 * written by gen now (gen NULL: written per change later);
+		 * changes need two endpoints.
+		 */
+		const struct {
+			char (*path)[300];
+			const char *name, *what, *ext;
+			int (*gen)(FILE *, int, int);
+			bool change;
+		} inputs[] = {
+			{ b->static_path, "static", "", "json", agent_write_static, false },
+			{ b->static_change_path, "static", "-change", "json", NULL, true },
+			{ b->rules_path, "rules", "", "txt", kproxy_write_rules, false },
+			{ b->rules_change_path, "rules", "-change", "txt", kproxy_write_change,
+			  true },
+			{ b->rules_back_path, "rules", "-back", "txt", kproxy_write_back, true },
+			{ b->nft_path, "nft", "", "nft", knft_write_rules, false },
+			{ b->nft_change_path, "nft", "-change", "nft", knft_write_change, true },
+			{ b->nft_back_path, "nft", "-back", "nft", knft_write_back, true },
+		};
+
+		for (int c = 0; c < b->o.ncounts && !err; c++)
+			for (size_t i = 0; i < ARRAY_SIZE(inputs) && !err; i++) {
+				char *path = inputs[i].path[c];
+
+				snprintf(path, sizeof(*inputs[i].path), "%s/%s-%d%s.%s", b->workdir,
+					 inputs[i].name, b->o.counts[c], inputs[i].what,
+					 inputs[i].ext);
+				if (inputs[i].gen && (!inputs[i].change || b->o.endpoints > 1))
+					err = write_file(path, inputs[i].gen, b->o.counts[c],
+							 b->o.endpoints);
+			}
 	}
 	if (err < 0) {
 		fprintf(stderr, NAME ": writing the inputs: %s\n", strerror(-err));
