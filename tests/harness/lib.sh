@@ -76,3 +76,15 @@ umount_below() {
 		umount -l "$m" 2>/dev/null || true
 	done
 }
+
+# write_kubeconfig FILE SERVER-URL: a kubeconfig naming one API server, no credentials.
+write_kubeconfig() {
+	cat >"$1" <<EOC
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "$2"}}]
+users: [{name: u, user: {}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+EOC
+}

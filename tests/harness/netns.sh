@@ -106,13 +106,6 @@ apiserver_in_ns() {
 		--listen 127.0.0.1:6443 --unsafe-no-fsync >"$dir/apiserver.log" 2>&1
 	defer stop_pid $!
 	wait_for 20 k get ns default || { cat "$dir/apiserver.log"; fail "apiserver did not start"; }
-	cat >"$dir/kubeconfig" <<EOC
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:6443"}}]
-users: [{name: u, user: {}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-EOC
+	write_kubeconfig "$dir/kubeconfig" http://127.0.0.1:6443
 }
 k() { in_ns "$_apiserver_ns" kubectl --server http://127.0.0.1:6443 "$@"; }

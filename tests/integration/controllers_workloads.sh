@@ -28,14 +28,7 @@ defer stop_pid $!
 wait_for 20 grep -q "listening on http://" "$dir/apiserver.log" ||
 	{ cat "$dir/apiserver.log"; fail "apiserver did not start"; }
 URL=$(grep -o 'listening on http://[0-9.:]*' "$dir/apiserver.log" | head -1 | awk '{print $3}')
-cat >"$dir/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "$URL"}}]
-users: [{name: u, user: {}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-EOF
+write_kubeconfig "$dir/kubeconfig" "$URL"
 export KUBECONFIG=$dir/kubeconfig
 
 # Only the controllers under test (and the garbage collector for cascading

@@ -20,14 +20,7 @@ api_pid=$!
 defer stop_pid "$api_pid"
 wait_for 20 grep -q "listening on http://" "$apilog" || { cat "$apilog"; fail "apiserver did not start"; }
 url=$(grep -o 'listening on http://[0-9.:]*' "$apilog" | awk '{print $3}')
-cat >"$kc" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: test, cluster: {server: "$url"}}]
-users: [{name: test, user: {}}]
-contexts: [{name: test, context: {cluster: test, user: test}}]
-current-context: test
-EOF
+write_kubeconfig "$kc" "$url"
 k() { kubectl --kubeconfig "$kc" "$@"; }
 
 # node NAME CPU LABELS-JSON [TAINTS-JSON]: a Node object, then its status as a kubelet would.
