@@ -160,7 +160,7 @@ static int threaded_fn(void *arg)
 	return proc_write_file(path, "1") == 0 ? 0 : 2;
 }
 
-/* Up to max kernel threads whose name starts with "napi/": PIDs and names. */
+/* Up to max kernel threads whose name starts with "napi/": PIDs, and names when names. */
 static int napi_threads(pid_t *out, char (*names)[16], int max)
 {
 	DIR *d = opendir("/proc");
@@ -180,7 +180,8 @@ static int napi_threads(pid_t *out, char (*names)[16], int max)
 			continue;
 		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "napi/", 5)) {
 			comm[strcspn(comm, "\n")] = '\0';
-			snprintf(names[n], sizeof(names[n]), "%s", comm);
+			if (names)
+				snprintf(names[n], sizeof(names[n]), "%s", comm);
 			out[n++] = (pid_t)pid;
 		}
 		fclose(f);
@@ -212,23 +213,23 @@ static int napi_receive(const struct topo *t)
 static int split_cpus(const struct topo *t)
 {
 	static pid_t before[256], after[256];
-	static char bnames[256][16], anames[256][16];
+	static char names[256][16];
 	char node_prefix[16];
 	int nb, na, node = 0, rc;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return -ENODEV;
-	nb = napi_threads(before, bnames, 256);
+	nb = napi_threads(before, NULL, 256);
 	rc = in_netns(t->node, threaded_fn, (void *)TOPO_NODE_CLIENT_IF);
 	for (int i = 0; !rc && i < t->npods; i++)
 		rc = in_netns(t->pod[i], threaded_fn, (void *)"eth0");
 	if (rc)
 		return rc < 0 ? rc : -EOPNOTSUPP;
-	na = napi_threads(after, anames, 256);
+	na = napi_threads(after, names, 256);
 	/* Threads are named napi/<device>-<NAPI id>. */
 	snprintf(node_prefix, sizeof(node_prefix), "napi/%s-", TOPO_NODE_CLIENT_IF);
 	for (int i = 0; i < na; i++) {
-		bool old = false, is_node = !strncmp(anames[i], node_prefix, strlen(node_prefix));
+		bool old = false, is_node = !strncmp(names[i], node_prefix, strlen(node_prefix));
 		cpu_set_t set;
 
 		for (int j = 0; j < nb && !old; j++)
