@@ -61,6 +61,7 @@ struct srv {
 	pthread_mutex_t lock;
 	struct srv_conn *conns;
 	int requests;
+	int shut; /* connections this server has shut down */
 	char last_headers[4096];
 	uint8_t last_body[64];
 	size_t last_body_len;
@@ -369,6 +370,9 @@ static void *srv_conn_main(void *arg)
 			break;
 	}
 	shutdown(sc->fd, SHUT_RDWR);
+	pthread_mutex_lock(&sc->srv->lock);
+	sc->srv->shut++;
+	pthread_mutex_unlock(&sc->srv->lock);
 	nghttp2_session_del(sc->sess);
 	while (sc->reqs) {
 		struct srv_req *r = sc->reqs;
@@ -454,6 +458,27 @@ static int srv_requests(struct srv *s)
 	n = s->requests;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+/*
+ * Waits (up to two seconds) until the server has shut n connections. A
+ * server that answers and then closes does so a moment after the client has
+ * the answer; the client's check before reuse can only see a close that has
+ * happened, and a request sent just before it is lost, never re-sent.
+ */
+static void srv_wait_shut(struct srv *s, int n)
+{
+	for (int i = 0; i < 2000; i++) {
+		int shut;
+
+		pthread_mutex_lock(&s->lock);
+		shut = s->shut;
+		pthread_mutex_unlock(&s->lock);
+		if (shut >= n)
+			return;
+		usleep(1000);
+	}
+	ASSERT_MSG(false, "the server did not shut %d connections in 2 s", n);
 }
 
 /* ------------------------------------------------------------ fixtures */
@@ -696,6 +721,7 @@ TEST(grpc_connection_dropped_during_call)
 	memset(big, 'b', big_len);
 	expect_echo("/t.T/AnswerClose", big, big_len);
 	free(big);
+	srv_wait_shut(server, 2);
 	expect_echo("/t.T/Echo", "fine", 4);
 	ASSERT_EQ(grpc_dial_count(client), 3);
 }
