@@ -20,8 +20,9 @@ packages=(
 	jq
 	# NodePort XDP tests: checksum offload off on test veths
 	ethtool
-	# benchmarks: kube-proxy-shaped rules for comparison, and the plots
-	iptables nftables gnuplot-nox
+	# benchmarks: kube-proxy-shaped rules for comparison, the plots, and wrk
+	# to cross-check the datapath benchmark's own load generator
+	iptables nftables gnuplot-nox wrk
 )
 
 missing=()

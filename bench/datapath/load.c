@@ -20,6 +20,9 @@
 #define GRACE_S 2.0
 /* A path where failures outnumber successes past this many is broken: stop early. */
 #define MAX_ERRORS 200
+/* The HTTP mode's bounds: one request header, and what a client that does not read is owed. */
+#define HTTP_MAX_HEADER 8192
+#define HTTP_MAX_OWED (4 * LOAD_MAX_MSG)
 
 static bool params_ok(const struct load_params *p)
 {
@@ -381,6 +384,10 @@ struct sconn {
 	long out_left;	  /* response bytes still to write */
 	bool close_after; /* a 'C' request was answered: close once written */
 	bool want_out;	  /* EPOLLOUT is armed */
+	bool http;	  /* the first byte was 'G': HTTP/1.1 GET requests (for wrk) */
+	struct buf hreq;  /* HTTP: the current request's header so far */
+	struct buf hout;  /* HTTP: the owed responses, header and body */
+	size_t hout_off;  /* HTTP: bytes of hout written */
 };
 
 struct sthread {
@@ -396,7 +403,41 @@ static char resp_fill[LOAD_MAX_MSG];
 static void sconn_free(struct sconn *c)
 {
 	close(c->fd);
+	buf_free(&c->hreq);
+	buf_free(&c->hout);
 	free(c);
+}
+
+/* HTTP: arm or disarm EPOLLOUT as bytes are owed or not. */
+static int sconn_want_out(struct sthread *t, struct sconn *c, bool owed)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (owed ? EPOLLOUT : 0), .data.ptr = c };
+
+	if (owed == c->want_out)
+		return 0;
+	c->want_out = owed;
+	return epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0 ? -errno : 0;
+}
+
+/* HTTP: write the owed responses. Like sconn_flush. */
+static int sconn_flush_http(struct sthread *t, struct sconn *c)
+{
+	while (c->hout_off < c->hout.len) {
+		ssize_t n = write(c->fd, c->hout.data + c->hout_off, c->hout.len - c->hout_off);
+
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			return -errno;
+		c->hout_off += (size_t)n;
+	}
+	if (c->hout_off == c->hout.len) {
+		buf_reset(&c->hout);
+		c->hout_off = 0;
+		if (c->close_after)
+			return 1;
+	}
+	return sconn_want_out(t, c, c->hout.len > 0);
 }
 
 /* Write what is owed. -errno when the connection is dead; 1 when it is to be closed. */
@@ -413,13 +454,38 @@ static int sconn_flush(struct sthread *t, struct sconn *c)
 	}
 	if (c->out_left == 0 && c->close_after)
 		return 1;
-	if ((c->out_left > 0) != c->want_out) {
-		struct epoll_event ev = { .events = EPOLLIN | (c->out_left ? EPOLLOUT : 0),
-					  .data.ptr = c };
+	return sconn_want_out(t, c, c->out_left > 0);
+}
 
-		c->want_out = c->out_left > 0;
-		if (epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
-			return -errno;
+/*
+ * HTTP: take n bytes of GET requests (no bodies). Each whole header (up to
+ * the empty line) is answered with 200 and resp_size bytes; "Connection:
+ * close" in it is answered in kind, the connection closed once written.
+ * 1 when the connection is to be closed (a header over HTTP_MAX_HEADER, or
+ * a client owed more than HTTP_MAX_OWED that does not read), else 0.
+ */
+static int sconn_take_http(struct sthread *t, struct sconn *c, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+		bool closing;
+
+		if (c->close_after)
+			return 0; /* nothing after a Connection: close counts */
+		buf_append(&c->hreq, &ch, 1);
+		if (c->hreq.len > HTTP_MAX_HEADER)
+			return 1;
+		if (c->hreq.len < 4 || memcmp(c->hreq.data + c->hreq.len - 4, "\r\n\r\n", 4) != 0)
+			continue;
+		buf_append(&c->hreq, "", 1); /* a C string from here */
+		closing = strcasestr(c->hreq.data, "\r\nconnection: close\r\n") != NULL;
+		buf_reset(&c->hreq);
+		buf_appendf(&c->hout, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n",
+			    t->resp_size, closing ? "Connection: close\r\n" : "");
+		buf_append(&c->hout, resp_fill, (size_t)t->resp_size);
+		if (c->hout.len > HTTP_MAX_OWED)
+			return 1;
+		c->close_after = closing;
 	}
 	return 0;
 }
@@ -436,6 +502,17 @@ static int sconn_read(struct sthread *t, struct sconn *c)
 			return errno == EAGAIN ? 0 : -errno;
 		if (n == 0)
 			return 1;
+		if (c->rin == 0 && !c->out_left && !c->hreq.len && !c->hout.len && buf[0] == 'G')
+			c->http = true; /* a GET where the first request would start */
+		if (c->http) {
+			int r = sconn_take_http(t, c, buf, (size_t)n);
+
+			if (r == 0 && c->hout.len)
+				r = sconn_flush_http(t, c);
+			if (r != 0)
+				return r;
+			continue;
+		}
 		for (ssize_t pos = 0; pos < n;) {
 			ssize_t take = MIN(n - pos, (ssize_t)(t->req_size - c->rin));
 
@@ -493,7 +570,7 @@ static void *server_main(void *arg)
 			}
 			r = sconn_read(t, c);
 			if (r == 0 && (evs[i].events & EPOLLOUT))
-				r = sconn_flush(t, c);
+				r = c->http ? sconn_flush_http(t, c) : sconn_flush(t, c);
 			if (r != 0)
 				sconn_free(c);
 		}

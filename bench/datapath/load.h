@@ -10,6 +10,11 @@
  * connections never runs out of ephemeral ports (which a client-side close
  * would, and which SO_LINGER's reset would hide by not closing properly).
  *
+ * The server also answers HTTP/1.1 GETs, for wrk (wrk.h): a connection that
+ * starts with 'G' gets, for each request header, "200 OK" with a body of
+ * the response size, and is closed after the answer when the request said
+ * "Connection: close" (the server closing first, as above).
+ *
  * Three measurements, each bounded by an operation count and a time limit:
  *   LOAD_CONN_RATE  connect + request + response + close, `concurrency`
  *                   connections in flight per thread: connections per second;

@@ -87,6 +87,7 @@ struct opts {
 	double flood_seconds;
 	long flood_rate;
 	long changes;
+	long wrk; /* one-second wrk runs per figure; < 0: 3 when wrk is installed */
 	bool want[PATH__MAX];
 	bool keep_workdir;
 };
@@ -150,6 +151,9 @@ static void usage(FILE *f)
 		"  --flood-seconds S     time limit of each forwarding measurement (5)\n"
 		"  --flood-rate N        frames per second offered, below every path's limit\n"
 		"                        (250000)\n"
+		"  --wrk N               cross-check direct and the ClusterIP paths with wrk:\n"
+		"                        N one-second runs per figure, 0 for none (3 when wrk\n"
+		"                        is installed)\n"
 		"  --request-size B      (64)   --response-size B  (512)\n"
 		"  --results-dir DIR     where datapath-DATE.md and its plots go (bench/results;\n"
 		"                        - for none)\n"
@@ -227,6 +231,7 @@ enum {
 	OPT_FLOOD_RATE,
 	OPT_REQ_SIZE,
 	OPT_RESP_SIZE,
+	OPT_WRK,
 	OPT_RESULTS_DIR,
 	OPT_KEEP,
 	OPT_CLEANUP,
@@ -280,6 +285,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "flood-rate", required_argument, NULL, OPT_FLOOD_RATE },
 		{ "request-size", required_argument, NULL, OPT_REQ_SIZE },
 		{ "response-size", required_argument, NULL, OPT_RESP_SIZE },
+		{ "wrk", required_argument, NULL, OPT_WRK },
 		{ "results-dir", required_argument, NULL, OPT_RESULTS_DIR },
 		{ "keep-workdir", no_argument, NULL, OPT_KEEP },
 		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
@@ -301,6 +307,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ OPT_FLOOD_PACKETS, &o->flood_packets, 0, 100000000 },
 		{ OPT_CHANGES, &o->changes, 1, MAX_CHANGES },
 		{ OPT_FLOOD_RATE, &o->flood_rate, 1000, 100000000 },
+		{ OPT_WRK, &o->wrk, 0, MEASURE_WRK_MAX_SLICES },
 	};
 	static char bad_buf[128];
 	const char *bad = NULL;
@@ -324,7 +331,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			    .flood_packets = 1000000,
 			    .flood_seconds = 5,
 			    .flood_rate = 250000,
-			    .changes = 5 };
+			    .changes = 5,
+			    .wrk = -1 };
 	parse_counts("1,1000,10000", o);
 	for (int p = 0; p < PATH__MAX; p++)
 		o->want[p] = true;
@@ -563,6 +571,34 @@ static void record(struct bench *b, enum bench_path p, int c, int round, const s
 		m->ok ? "" : "  (failed)");
 }
 
+/* wrk's figures for the group's paths (measure_wrk_group), kept for the report. */
+static int cross_check(struct bench *b, const enum bench_path *paths, int n, int c, int round)
+{
+	struct wrk_measure out[PATH__MAX];
+	int err = measure_wrk_group(&b->mcfg, paths, n, out);
+
+	if (err == -EINTR)
+		return err;
+	for (int i = 0; i < n; i++) {
+		enum bench_path p = paths[i];
+		struct wrk_measure *w = &b->rep.wrk[p][c][round];
+
+		if (!measure_wrk_path(p))
+			continue;
+		*w = out[i];
+		if (err < 0)
+			snprintf(w->why, sizeof(w->why), "wrk could not be run: %s",
+				 strerror(-err));
+		if (w->ok)
+			fprintf(stderr, "  %-50s %7.0f conn/s %7.0f req/s  (wrk)\n",
+				report_path_title[p], w->cps, w->rps);
+		else
+			report_note(&b->rep, "round %d, %d services, %s: no wrk figures: %s",
+				    round + 1, b->o.counts[c], report_path_title[p], w->why);
+	}
+	return 0;
+}
+
 /* Measure paths in turns (measure.h) and record them for count c, round. */
 static int run_group(struct bench *b, const enum bench_path *paths, int n, int c, int round)
 {
@@ -572,6 +608,8 @@ static int run_group(struct bench *b, const enum bench_path *paths, int n, int c
 	err = measure_group(&b->mcfg, paths, n, out);
 	for (int i = 0; !err && i < n; i++)
 		record(b, paths[i], c, round, &out[i]);
+	if (!err && b->mcfg.wrk_slices > 0)
+		err = cross_check(b, paths, n, c, round);
 	return err;
 }
 
@@ -1028,6 +1066,15 @@ static void check_paths(struct bench *b)
 	if (b->o.want[PATH_NFT] && !kproxy_tool_present("nft"))
 		snprintf(b->rep.skipped[PATH_NFT], sizeof(b->rep.skipped[0]),
 			 "nft is not installed (Debian package nftables)");
+	if (b->o.wrk < 0)
+		b->o.wrk = kproxy_tool_present("wrk") ? 3 : 0;
+	else if (b->o.wrk > 0 && !kproxy_tool_present("wrk"))
+		b->o.wrk = 0;
+	if (!b->o.wrk)
+		report_note(&b->rep, "no cross-check with wrk: %s",
+			    kproxy_tool_present("wrk")
+				    ? "--wrk 0"
+				    : "wrk is not installed (Debian package wrk)");
 	if (b->o.want[PATH_NP_XDP] && !kproxy_tool_present("ethtool"))
 		snprintf(b->rep.skipped[PATH_NP_XDP], sizeof(b->rep.skipped[0]),
 			 "ethtool is not installed (Debian package ethtool; make deps)");
@@ -1207,6 +1254,7 @@ int main(int argc, char **argv)
 	b->rep.flood_rate = b->o.flood_rate;
 	b->rep.resp_size = b->o.resp_size;
 	check_paths(b);
+	b->rep.wrk_slices = (int)b->o.wrk;
 	/* Others may share the machine: settle for a bit less idle than it has now. */
 	b->mcfg = (struct measure_cfg){ .topo = &b->topo,
 					.cgroup = b->agent.cgroup,
@@ -1218,7 +1266,9 @@ int main(int argc, char **argv)
 					.latency_conns = b->o.latency_conns,
 					.seconds = b->o.seconds,
 					.req_size = b->o.req_size,
-					.resp_size = b->o.resp_size };
+					.resp_size = b->o.resp_size,
+					.wrk_slices = (int)b->o.wrk };
+	b->rep.wrk_conns = measure_wrk_conns(&b->mcfg);
 	b->mcfg.idle_target = MAX(0.3, proc_cpu_idle(1.0) - 0.1);
 	fprintf(stderr, NAME ": the CPUs are %.0f%% idle; each group of paths waits for %.0f%%\n",
 		100 * (b->mcfg.idle_target + 0.1), 100 * b->mcfg.idle_target);

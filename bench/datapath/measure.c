@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "load.h"
@@ -63,7 +64,7 @@ static bool path_in_cgroup(enum bench_path p)
  * which would be charged to whichever path came second. Disjoint ranges
  * keep each kind consistent with itself.
  */
-static int set_port_range(enum bench_path p)
+int measure_port_range(enum bench_path p)
 {
 	bool cluster_ip = p == PATH_IPT_NFT || p == PATH_IPT_LEGACY || p == PATH_NFT;
 
@@ -107,7 +108,7 @@ client_child(const struct measure_cfg *cfg, enum bench_path p, int fd)
 		}
 		lp.ntargets = cfg->topo->npods;
 	}
-	if (set_port_range(p) < 0)
+	if (measure_port_range(p) < 0)
 		_exit(4);
 	for (int m = 0; m < MODES; m++) {
 		lp.mode = modes[m];
@@ -149,14 +150,16 @@ static int read_full(int fd, void *buf, size_t len, double deadline)
 	return 0;
 }
 
-/* One part for path p, added to a. 0, -EINTR, or -errno. */
-static int measure_part(const struct measure_cfg *cfg, enum bench_path p, struct acc *a)
+/*
+ * Fork a client for path p: in the client namespace (and the agent's
+ * cgroup for the paths in it), a pipe from it. Returns its PID with the
+ * read end in pfd[0], 0 in the child with the write end in pfd[1], or
+ * -errno.
+ */
+static pid_t fork_client(const struct measure_cfg *cfg, enum bench_path p, int pfd[2])
 {
 	struct proc_opts o = { .netns = cfg->topo->client,
 			       .cgroup = path_in_cgroup(p) ? cfg->cgroup : NULL };
-	double deadline = proc_now() + MODES * (cfg->seconds / cfg->chunks + 10) + 10;
-	struct load_result res[MODES];
-	int pfd[2], status, err;
 	pid_t pid;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -164,13 +167,26 @@ static int measure_part(const struct measure_cfg *cfg, enum bench_path p, struct
 	pid = proc_fork(&o);
 	if (pid == 0) {
 		close(pfd[0]);
-		client_child(cfg, p, pfd[1]);
+		return 0;
 	}
 	close(pfd[1]);
-	if (pid < 0) {
+	if (pid < 0)
 		close(pfd[0]);
+	return pid;
+}
+
+/* One part for path p, added to a. 0, -EINTR, or -errno. */
+static int measure_part(const struct measure_cfg *cfg, enum bench_path p, struct acc *a)
+{
+	double deadline = proc_now() + MODES * (cfg->seconds / cfg->chunks + 10) + 10;
+	struct load_result res[MODES];
+	int pfd[2], status, err;
+	pid_t pid = fork_client(cfg, p, pfd);
+
+	if (pid == 0)
+		client_child(cfg, p, pfd[1]);
+	if (pid < 0)
 		return pid;
-	}
 	err = read_full(pfd[0], res, sizeof(res), deadline);
 	if (!err && res[MODES - 1].done > part_of(cfg->latency_conns, cfg->chunks))
 		err = -EPROTO;
@@ -250,5 +266,201 @@ int measure_group(const struct measure_cfg *cfg, const enum bench_path *paths, i
 		free(acc[i].rate[1]);
 	}
 	free(acc);
+	return err;
+}
+
+/* ---------------------------------------------------------------- wrk */
+
+/* A one-second wrk run gets this long to report (its --timeout is 2 s). */
+#define WRK_LIMIT_S 20
+
+bool measure_wrk_path(enum bench_path p)
+{
+	return p == PATH_DIRECT || path_via_cluster_ip(p);
+}
+
+int measure_wrk_conns(const struct measure_cfg *cfg)
+{
+	return MIN(cfg->threads * cfg->concurrency, MEASURE_WRK_MAX_CONNS);
+}
+
+/*
+ * In the wrk child: stdout and stderr to out_fd, the path's port range,
+ * and for direct a script (in a memfd, so nothing is left on disk) that
+ * points each thread at the next pod. Then exec wrk.
+ */
+static void __attribute__((noreturn))
+wrk_child(const struct measure_cfg *cfg, enum bench_path p, bool new_conns, int out_fd)
+{
+	char conns[16], url[64], script[48], addr[32];
+	const char *argv[20];
+	int n = 0;
+
+	if (dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 || measure_port_range(p) < 0)
+		_exit(126);
+	snprintf(conns, sizeof(conns), "%d", measure_wrk_conns(cfg));
+	if (path_via_cluster_ip(p))
+		snprintf(url, sizeof(url), "http://%s:%d/", TOPO_SVC_ADDR, TOPO_SVC_PORT);
+	else {
+		FILE *f;
+		int fd = memfd_create("wrk-pods.lua", 0);
+
+		if (fd < 0 || !(f = fdopen(dup(fd), "w")))
+			_exit(126);
+		fputs("local pods = {", f);
+		for (int i = 0; i < cfg->topo->npods; i++) {
+			topo_pod_addr(i, addr, sizeof(addr));
+			fprintf(f, "%s\"%s\"", i ? ", " : " ", addr);
+		}
+		fprintf(f,
+			" }\n"
+			"local started = 0\n"
+			"function setup(thread)\n"
+			"  started = started + 1\n"
+			"  thread.addr = wrk.lookup(pods[(started - 1) %% #pods + 1], \"%d\")[1]\n"
+			"end\n",
+			TOPO_POD_PORT);
+		if (fclose(f) != 0)
+			_exit(126);
+		topo_pod_addr(0, addr, sizeof(addr));
+		snprintf(url, sizeof(url), "http://%s:%d/", addr, TOPO_POD_PORT);
+		snprintf(script, sizeof(script), "/proc/self/fd/%d", fd);
+	}
+	argv[n++] = "wrk";
+	argv[n++] = "-t";
+	argv[n++] = conns;
+	argv[n++] = "-c";
+	argv[n++] = conns;
+	argv[n++] = "-d";
+	argv[n++] = "1s";
+	argv[n++] = "--timeout";
+	argv[n++] = "2s";
+	if (new_conns) {
+		argv[n++] = "-H";
+		argv[n++] = "Connection: close";
+	}
+	if (!path_via_cluster_ip(p)) {
+		argv[n++] = "-s";
+		argv[n++] = script;
+	}
+	argv[n++] = url;
+	argv[n] = NULL;
+	execvp("wrk", (char *const *)argv);
+	fprintf(stderr, "cannot run wrk: %s\n", strerror(errno));
+	_exit(127);
+}
+
+/* One wrk run: its requests per second, requests and failures (parsed from its report). */
+static int wrk_once(const struct measure_cfg *cfg, enum bench_path p, bool new_conns, double *rate,
+		    long *requests, long *errors, char *why, size_t whylen)
+{
+	double deadline = proc_now() + WRK_LIMIT_S;
+	char out[8192], *line, *save = NULL;
+	long connect = 0, rd = 0, wr = 0, timeout = 0, non2xx = 0;
+	size_t got = 0;
+	int pfd[2], status, err = 0;
+	pid_t pid;
+
+	*rate = 0;
+	*requests = *errors = 0;
+	pid = fork_client(cfg, p, pfd);
+	if (pid == 0)
+		wrk_child(cfg, p, new_conns, pfd[1]);
+	if (pid < 0)
+		return pid;
+	/* Its whole report, until it closes its end (exits). */
+	for (;;) {
+		struct pollfd pl = { .fd = pfd[0], .events = POLLIN };
+		double left = deadline - proc_now();
+		ssize_t n;
+
+		if (proc_interrupted) {
+			err = -EINTR;
+			break;
+		}
+		if (left <= 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		if (poll(&pl, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		n = read(pfd[0], out + got, sizeof(out) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(out) - 1)
+			break; /* more than a report: the parse below says what is wrong */
+	}
+	out[got] = '\0';
+	close(pfd[0]);
+	if (err < 0 || proc_wait(pid, 10, &status) < 0) {
+		proc_stop(pid, 1);
+		if (err == -EINTR)
+			return err;
+		snprintf(why, whylen, "wrk did not finish in %d s", WRK_LIMIT_S);
+		return 0;
+	}
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		line += strspn(line, " ");
+		if (sscanf(line, "%ld requests in", requests) == 1 ||
+		    sscanf(line, "Socket errors: connect %ld, read %ld, write %ld, timeout %ld",
+			   &connect, &rd, &wr, &timeout) == 4 ||
+		    sscanf(line, "Non-2xx or 3xx responses: %ld", &non2xx) == 1 ||
+		    sscanf(line, "Requests/sec: %lf", rate) == 1)
+			continue;
+		if (!why[0] && (!WIFEXITED(status) || WEXITSTATUS(status) != 0) &&
+		    strncmp(line, "Running ", 8) != 0)
+			snprintf(why, whylen, "wrk: %s", line); /* its first complaint */
+	}
+	*errors = connect + rd + wr + timeout + non2xx;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (!why[0])
+			snprintf(why, whylen, "wrk exited with status %d",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	} else if (*rate <= 0 || !*requests) {
+		snprintf(why, whylen, "wrk reported no requests");
+	}
+	return 0;
+}
+
+int measure_wrk_group(const struct measure_cfg *cfg, const enum bench_path *paths, int n,
+		      struct wrk_measure *out)
+{
+	int slices = MAX(1, MIN(cfg->wrk_slices, MEASURE_WRK_MAX_SLICES)), err = 0;
+	double(*rate)[2][MEASURE_WRK_MAX_SLICES] = xcalloc(n, sizeof(*rate));
+
+	for (int i = 0; i < n; i++)
+		out[i] = (struct wrk_measure){ 0 };
+	for (int k = 0; k < slices && !err; k++)
+		/* Rotate who goes first, as measure_group does. */
+		for (int j = 0; j < n && !err; j++) {
+			int i = (j + k) % n;
+
+			for (int kind = 0;
+			     kind < 2 && measure_wrk_path(paths[i]) && !out[i].why[0] && !err;
+			     kind++) {
+				long req, errs;
+
+				err = wrk_once(cfg, paths[i], kind == 0, &rate[i][kind][k], &req,
+					       &errs, out[i].why, sizeof(out[i].why));
+				out[i].requests += req;
+				out[i].errors += errs;
+			}
+		}
+	for (int i = 0; i < n && !err; i++) {
+		struct wrk_measure *w = &out[i];
+
+		if (!measure_wrk_path(paths[i]))
+			continue;
+		if (!w->why[0] && w->errors * 100 > w->requests)
+			snprintf(w->why, sizeof(w->why), "%ld of %ld requests failed", w->errors,
+				 w->errors + w->requests);
+		w->ok = !w->why[0];
+		if (w->ok) {
+			w->cps = sort_median(rate[i][0], (size_t)slices);
+			w->rps = sort_median(rate[i][1], (size_t)slices);
+		}
+	}
+	free(rate);
 	return err;
 }

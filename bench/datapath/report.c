@@ -349,6 +349,60 @@ static void prog_table(FILE *f, const struct report *r)
 		}
 }
 
+/* wrk's figure (0: new connections, 1: kept) over the rounds, as a value or a ratio to direct. */
+static struct summary wrk_collect(const struct report *r, int p, int c, int kind, bool ratio)
+{
+	double v[REPORT_MAX_ROUNDS];
+	int n = 0;
+
+	for (int i = 0; i < r->rounds; i++) {
+		const struct wrk_measure *w = &r->wrk[p][c][i], *d = &r->wrk[PATH_DIRECT][c][i];
+		double x = kind ? w->rps : w->cps, base = kind ? d->rps : d->cps;
+
+		if (!w->ok || (ratio && (!d->ok || base <= 0)))
+			continue;
+		v[n++] = ratio ? x / base : x;
+	}
+	return summarize(v, n);
+}
+
+static void wrk_table(FILE *f, const struct report *r)
+{
+	if (r->wrk_slices <= 0)
+		return;
+	fprintf(f,
+		"\n## Cross-check: the same targets through wrk\n\n"
+		"wrk 4 (HTTP/1.1 GETs, which the pods' servers answer with a body of the same "
+		"size; %d connections, each with a thread of its own, so that direct spreads "
+		"them over the pods as a service does) right after our client in each round: %d "
+		"one-second runs per figure, the paths of a group taking turns run by run, "
+		"their median kept. Its absolute rates differ from our client's (HTTP, its own "
+		"event loop); the ratios to direct are what both should agree on (ours in "
+		"brackets).\n\n"
+		"| services | path | new connections (Connection: close) | ratio to direct "
+		"[ours] | kept connections | ratio to direct [ours] |\n"
+		"|---:|---|---:|---|---:|---|\n",
+		r->wrk_conns, r->wrk_slices);
+	for (int c = 0; c < r->ncounts; c++)
+		for (int p = 0; p < PATH__MAX; p++) {
+			struct summary v = wrk_collect(r, p, c, 0, false);
+
+			if (!v.n)
+				continue;
+			fprintf(f, "| %d | %s", r->counts[c], report_path_title[p]);
+			for (int kind = 0; kind < 2; kind++) {
+				enum report_field fld = kind ? REPORT_F_RPS : REPORT_F_CPS;
+				struct summary ours = collect(r, p, c, fld, true);
+
+				fprintf(f, " | %.0f /s | ", wrk_collect(r, p, c, kind, false).med);
+				print_ratio(f, wrk_collect(r, p, c, kind, true), p);
+				if (p != PATH_DIRECT && ours.n)
+					fprintf(f, " [%.2fx]", ours.med);
+			}
+			fputs(" |\n", f);
+		}
+}
+
 int report_socklb_worst(const struct report *r, double *ratio, int *count)
 {
 	bool found = false;
@@ -399,6 +453,7 @@ void report_print(FILE *f, const struct report *r)
 	cpu_table(f, r);
 	flood_table(f, r);
 	prog_table(f, r);
+	wrk_table(f, r);
 	fputs("\n", f);
 	if (report_socklb_worst(r, &worst, &worst_n) == 0)
 		fprintf(f,

@@ -72,6 +72,16 @@ struct measure {
 	int first_errno;    /* of the first failure */
 };
 
+/* wrk's figures for one path, one service count, one round (the cross-check). */
+struct wrk_measure {
+	bool ok;       /* measured, at most 1% of requests failed */
+	double cps;    /* requests per second, each on a new connection (Connection: close) */
+	double rps;    /* requests per second on kept connections */
+	long requests; /* over both runs */
+	long errors;   /* socket errors and non-200 answers, over both runs */
+	char why[160]; /* when not ok: what went wrong */
+};
+
 struct report {
 	/* the run */
 	char date[16];	  /* YYYY-MM-DD */
@@ -99,6 +109,10 @@ struct report {
 	long flood_packets;
 	double flood_seconds;
 	long flood_rate; /* frames per second offered */
+	/* the cross-check with wrk; wrk_slices 0 = not run */
+	struct wrk_measure wrk[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
+	int wrk_slices;
+	int wrk_conns; /* wrk's connections, a thread each */
 	double prog_s[PROG__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS]; /* < 0: none */
 	double prog_limit_s[PROG__MAX][REPORT_MAX_COUNTS]; /* > 0: stopped at this limit */
 	/* why a path is missing, and what went wrong on the way; "" when nothing */
