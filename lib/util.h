@@ -75,4 +75,7 @@ void deadline_after_ms(struct timespec *ts, int clock, long ms);
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);
 
+/* Resident memory of process pid (VmRSS of /proc/PID/status) in KiB; -1 when unreadable. */
+long proc_rss_kib(int pid);
+
 #endif

@@ -203,22 +203,6 @@ static void stop_server(void)
 	}
 }
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 static struct httpc *client(void)
 {
 	struct httpc_config cfg = { .server = server_url };
@@ -228,8 +212,9 @@ static struct httpc *client(void)
 
 static long post(struct httpc *c, const char *path, const char *body)
 {
-	struct httpc_request req = { .method = "POST", .path = path, .body = body,
-				     .body_len = strlen(body) };
+	struct httpc_request req = {
+		.method = "POST", .path = path, .body = body, .body_len = strlen(body)
+	};
 	struct httpc_response resp;
 	long status = -1;
 
@@ -242,8 +227,8 @@ static long post(struct httpc *c, const char *path, const char *body)
 struct creator {
 	pthread_t th;
 	int id;
-	int quota;		/* creates to do at most */
-	double deadline;	/* and stop at this time */
+	int quota;	 /* creates to do at most */
+	double deadline; /* and stop at this time */
 	const char *prefix;
 	int done, failed;
 };
@@ -274,8 +259,10 @@ static double create_rate(int n, int quota, double seconds, const char *prefix, 
 	int done = 0;
 
 	for (int i = 0; i < n; i++) {
-		cr[i] = (struct creator){ .id = i, .quota = quota / n + 1,
-					  .deadline = start + seconds, .prefix = prefix };
+		cr[i] = (struct creator){ .id = i,
+					  .quota = quota / n + 1,
+					  .deadline = start + seconds,
+					  .prefix = prefix };
 		pthread_create(&cr[i].th, NULL, creator_main, &cr[i]);
 	}
 	for (int i = 0; i < n; i++) {
@@ -294,7 +281,7 @@ struct watcher {
 	struct httpc *c;
 	char rv[32];
 	pthread_mutex_t *lock;
-	double *seen;		/* per event index: arrival time (0 = not yet) */
+	double *seen; /* per event index: arrival time (0 = not yet) */
 	int nevents;
 	int got;
 };
@@ -356,11 +343,11 @@ static void watch_fanout(int nevents, double *median_ms, double *p99_ms)
 		ws[i].nevents = nevents;
 		pthread_create(&ws[i].th, NULL, watcher_main, &ws[i]);
 	}
-	usleep(500 * 1000);	/* let every watch connect */
+	usleep(500 * 1000); /* let every watch connect */
 	for (int e = 0; e < nevents; e++) {
 		snprintf(body, sizeof(body), "{\"metadata\":{\"name\":\"fanout-%d\"}}", e);
 		post(c, "/api/v1/namespaces/fanout/configmaps", body);
-		sent[e] = now_s();	/* the create was acknowledged */
+		sent[e] = now_s(); /* the create was acknowledged */
 		usleep(20 * 1000);
 	}
 	for (int i = 0; i < WATCHERS; i++) {
@@ -421,8 +408,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct opts o = { .apiserver = "build/bin/capstan-apiserver", .pods = 10000,
-			  .seconds = 5 };
+	struct opts o = { .apiserver = "build/bin/capstan-apiserver", .pods = 10000, .seconds = 5 };
 	char tmpl[] = "/tmp/capstan-bench-api.XXXXXX";
 	static const int clients[] = { 1, 8, 64 };
 	double raw[REPS], rates[3][REPS], ratios[3][REPS], lmed, lp99, wmed, wp99;
@@ -485,7 +471,8 @@ int main(int argc, char **argv)
 			char prefix[32];
 
 			snprintf(prefix, sizeof(prefix), "r%dc%d", rep, clients[i]);
-			rates[i][rep] = create_rate(clients[i], 1000000, o.seconds, prefix, &created);
+			rates[i][rep] =
+				create_rate(clients[i], 1000000, o.seconds, prefix, &created);
 			ratios[i][rep] = raw[rep] > 0 ? rates[i][rep] / raw[rep] : 0;
 		}
 	}
@@ -499,12 +486,12 @@ int main(int argc, char **argv)
 	c = client();
 	post(c, "/api/v1/namespaces", "{\"metadata\":{\"name\":\"bench\"}}");
 	httpc_free(c);
-	rss_empty = rss_kib(server_pid);
+	rss_empty = proc_rss_kib(server_pid);
 	filled = 0;
 	create_rate(64, o.pods, 300, "fill", &filled);
-	rss_full = rss_kib(server_pid);
+	rss_full = proc_rss_kib(server_pid);
 	list_latency(20, &lmed, &lp99, &list_bytes);
-	rss_lists = rss_kib(server_pid);
+	rss_lists = proc_rss_kib(server_pid);
 	watch_fanout(50, &wmed, &wp99);
 	stop_server();
 
@@ -519,15 +506,14 @@ int main(int argc, char **argv)
 		printf("| API durable creates, %d client%s | %.0f /s | %.2fx / %.2fx / %.2fx |\n",
 		       clients[i], clients[i] > 1 ? "s" : "", median3(rates[i]), min3(ratios[i]),
 		       median3(ratios[i]), max3(ratios[i]));
-	printf("| list of %d pods (%.1f MB JSON): median / p99 | %.1f ms / %.1f ms | |\n",
-	       filled, list_bytes / 1e6, lmed, lp99);
+	printf("| list of %d pods (%.1f MB JSON): median / p99 | %.1f ms / %.1f ms | |\n", filled,
+	       list_bytes / 1e6, lmed, lp99);
 	printf("| watch fan-out to %d watchers: median / p99 delay after the create's 201 "
 	       "| %.2f ms / %.2f ms | |\n",
 	       WATCHERS, wmed, wp99);
 	printf("| resident memory: empty / %d pods / after 20 full lists | %.1f / %.1f / %.1f MiB "
 	       "| |\n",
-	       filled, rss_empty / 1024.0,
-	       rss_full / 1024.0, rss_lists / 1024.0);
+	       filled, rss_empty / 1024.0, rss_full / 1024.0, rss_lists / 1024.0);
 	printf("\nmachine: %ld cores; %d pods created for the rates\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), created);
 	if (own_dir)

@@ -750,6 +750,7 @@ static int run_agent_group(struct bench *b, int c, int round)
 			ready = true;
 			b->rep.prog_s[PROG_AGENT_HEALTHZ][c][round] = hz;
 			b->rep.prog_s[PROG_AGENT_MAPS][c][round] = maps;
+			b->rep.agent_rss_kib[0][c][round] = MAX(0, proc_rss_kib(b->agent.pid));
 			fprintf(stderr,
 				"  capstan-agent: /healthz 200 after %.3f s, %d services "
 				"in the map after %.3f s\n",
@@ -762,8 +763,11 @@ static int run_agent_group(struct bench *b, int c, int round)
 	if (ready && b->o.want[PATH_SOCKLB])
 		paths[n++] = PATH_SOCKLB;
 	err = run_group(b, paths, n, c, round);
-	if (!err && ready && b->o.endpoints > 1)
+	if (!err && ready && b->o.endpoints > 1) {
 		err = agent_changes(b, c, round);
+		if (!err)
+			b->rep.agent_rss_kib[1][c][round] = MAX(0, proc_rss_kib(b->agent.pid));
+	}
 	if (b->agent_live) {
 		agent_stop(&b->agent);
 		b->agent_live = false;

@@ -349,6 +349,40 @@ static void prog_table(FILE *f, const struct report *r)
 		}
 }
 
+static void rss_table(FILE *f, const struct report *r)
+{
+	bool any = false;
+
+	for (int c = 0; c < r->ncounts; c++)
+		for (int i = 0; i < r->rounds; i++)
+			any |= r->agent_rss_kib[0][c][i] > 0;
+	if (!any)
+		return;
+	fputs("\n## capstan-agent memory (resident, MiB): min / median / max\n\n"
+	      "| services | every service programmed | after the endpoint changes (each "
+	      "re-reads the whole --static file) |\n"
+	      "|---:|---|---|\n",
+	      f);
+	for (int c = 0; c < r->ncounts; c++) {
+		fprintf(f, "| %d |", r->counts[c]);
+		for (int k = 0; k < 2; k++) {
+			double v[REPORT_MAX_ROUNDS];
+			int n = 0;
+			struct summary s;
+
+			for (int i = 0; i < r->rounds; i++)
+				if (r->agent_rss_kib[k][c][i] > 0)
+					v[n++] = (double)r->agent_rss_kib[k][c][i] / 1024;
+			s = summarize(v, n);
+			if (s.n)
+				fprintf(f, " %.0f / %.0f / %.0f |", s.min, s.med, s.max);
+			else
+				fputs(" - |", f);
+		}
+		fputs("\n", f);
+	}
+}
+
 /* wrk's figure (0: new connections, 1: kept) over the rounds, as a value or a ratio to direct. */
 static struct summary wrk_collect(const struct report *r, int p, int c, int kind, bool ratio)
 {
@@ -453,6 +487,7 @@ void report_print(FILE *f, const struct report *r)
 	cpu_table(f, r);
 	flood_table(f, r);
 	prog_table(f, r);
+	rss_table(f, r);
 	wrk_table(f, r);
 	fputs("\n", f);
 	if (report_socklb_worst(r, &worst, &worst_n) == 0)

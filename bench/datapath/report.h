@@ -109,6 +109,12 @@ struct report {
 	long flood_packets;
 	double flood_seconds;
 	long flood_rate; /* frames per second offered */
+	/*
+	 * capstan-agent's resident memory (KiB; 0 = not measured): [0] once every
+	 * service is programmed, [1] after the endpoint changes (each re-reads
+	 * the whole --static file)
+	 */
+	long agent_rss_kib[2][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
 	/* the cross-check with wrk; wrk_slices 0 = not run */
 	struct wrk_measure wrk[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
 	int wrk_slices;

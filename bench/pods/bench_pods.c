@@ -99,28 +99,15 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static long rss_kib(int pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "server", required_argument, NULL, 's' }, { "node", required_argument, NULL, 'n' },
-		{ "pods", required_argument, NULL, 'p' }, { "timeout", required_argument, NULL, 't' },
-		{ "kubelet-pid", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+		{ "server", required_argument, NULL, 's' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "pods", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "kubelet-pid", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *server = NULL, *node = NULL;
@@ -170,7 +157,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_pods: bad --server\n");
 		return 2;
 	}
-	rss_before = kubelet_pid ? rss_kib(kubelet_pid) : -1;
+	rss_before = kubelet_pid ? proc_rss_kib(kubelet_pid) : -1;
 	snprintf(w.path, sizeof(w.path),
 		 "/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=%d", timeout + 10);
 	pthread_create(&th, NULL, watch_main, &w);
@@ -182,7 +169,8 @@ int main(int argc, char **argv)
 		int st;
 
 		snprintf(body, sizeof(body),
-			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"bench-%d\","
+			 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"bench-%"
+			 "d\","
 			 "\"labels\":{\"app\":\"bench\"}},\"spec\":{\"nodeName\":\"%s\","
 			 "\"terminationGracePeriodSeconds\":1,\"containers\":[{\"name\":\"c\","
 			 "\"image\":\"capstan.local/httpd:1\"}]}}",
@@ -215,7 +203,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < npods; i++)
 		lat[i] = running_at[i] - created_at[i];
 	qsort(lat, npods, sizeof(double), cmp);
-	rss_after = kubelet_pid ? rss_kib(kubelet_pid) : -1;
+	rss_after = kubelet_pid ? proc_rss_kib(kubelet_pid) : -1;
 
 	printf("## Pod startup (capstan-kubelet on containerd, images present)\n\n");
 	printf("| measure | value | reference |\n|---|---|---|\n");

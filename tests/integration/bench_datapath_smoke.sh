@@ -2,8 +2,8 @@
 # `capstan bench datapath` end to end, small: every path it compares is set
 # up, measured and torn down (its own namespaces, agents, kube-proxy-shaped
 # rules, XDP programs), and the report holds a row for each, the one-change
-# timings, the forwarding figures, wrk's cross-check, the target lines and
-# the plots. The figures themselves are not judged here (the machine is
+# timings, the forwarding figures, the agent's memory, wrk's cross-check,
+# the target lines and the plots. The figures themselves are not judged here (the machine is
 # shared); that they exist, are positive and came from working paths is.
 source "$(dirname "$0")/../harness/lib.sh"
 require_root
@@ -38,6 +38,8 @@ $out"
 		grep -qE "^\| $n \| $path \| [1-9][0-9]* /s \| [0-9.]+x / [0-9.]+x / [0-9.]+x \[[0-9.]+x\] \| [1-9][0-9]* /s \|" <<<"$out" ||
 			fail "no wrk figures for $path at $n services"
 	done
+	grep -qE "^\| $n \| [1-9][0-9]* / [1-9][0-9]* / [1-9][0-9]* \| [1-9][0-9]* / [1-9][0-9]* / [1-9][0-9]* \|$" <<<"$out" ||
+		fail "no capstan-agent memory figures at $n services"
 	grep -qE "^\| $n \| one endpoint change: capstan-agent sync" <<<"$out" ||
 		fail "no one-change figure for capstan at $n services"
 	grep -qE "^\| $n \| one endpoint change: nft -f" <<<"$out" ||

@@ -1,8 +1,10 @@
-/* Unit tests for lib/util's small numeric helpers: cmp_double, sort_median. */
+/* Unit tests for lib/util's small helpers: cmp_double, sort_median, proc_rss_kib. */
 #include "test.h"
 #include "util.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 TEST(util_cmp_double_orders)
 {
@@ -32,4 +34,18 @@ TEST(util_sort_median_ignores_outliers)
 	double v[] = { 834e-6, 78e-6, 72e-6, 58e-6, 60e-6 };
 
 	ASSERT(sort_median(v, 5) == 72e-6);
+}
+
+TEST(util_proc_rss_kib_grows_with_touched_memory)
+{
+	size_t len = 64u << 20;
+	long before = proc_rss_kib(getpid()), after;
+	char *p = xmalloc(len);
+
+	ASSERT(before > 0);
+	memset(p, 1, len); /* touched pages count, allocated ones do not */
+	after = proc_rss_kib(getpid());
+	free(p);
+	ASSERT_MSG(after - before >= 60 * 1024, "RSS %ld KiB, then %ld KiB", before, after);
+	ASSERT_EQ(proc_rss_kib(-1), -1);
 }
