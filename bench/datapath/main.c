@@ -571,6 +571,28 @@ static void record(struct bench *b, enum bench_path p, int c, int round, const s
 		m->ok ? "" : "  (failed)");
 }
 
+/*
+ * The agent's resident memory once it stops changing (after a re-read it
+ * frees the previous parse while the change is being applied): read every
+ * 100 ms until a second of readings agree within 1 MiB, at most 5 s. KiB,
+ * 0 when unreadable.
+ */
+static long settled_rss_kib(pid_t pid)
+{
+	long last = proc_rss_kib(pid), now;
+	int same = 0;
+
+	for (int i = 0; i < 50 && last > 0 && same < 10 && !proc_interrupted; i++) {
+		usleep(100 * 1000);
+		now = proc_rss_kib(pid);
+		if (now < 0)
+			break;
+		same = labs(now - last) < 1024 ? same + 1 : 0;
+		last = now;
+	}
+	return MAX(0, last);
+}
+
 /* wrk's figures for the group's paths (measure_wrk_group), kept for the report. */
 static int cross_check(struct bench *b, const enum bench_path *paths, int n, int c, int round)
 {
@@ -750,7 +772,7 @@ static int run_agent_group(struct bench *b, int c, int round)
 			ready = true;
 			b->rep.prog_s[PROG_AGENT_HEALTHZ][c][round] = hz;
 			b->rep.prog_s[PROG_AGENT_MAPS][c][round] = maps;
-			b->rep.agent_rss_kib[0][c][round] = MAX(0, proc_rss_kib(b->agent.pid));
+			b->rep.agent_rss_kib[0][c][round] = settled_rss_kib(b->agent.pid);
 			fprintf(stderr,
 				"  capstan-agent: /healthz 200 after %.3f s, %d services "
 				"in the map after %.3f s\n",
@@ -766,7 +788,7 @@ static int run_agent_group(struct bench *b, int c, int round)
 	if (!err && ready && b->o.endpoints > 1) {
 		err = agent_changes(b, c, round);
 		if (!err)
-			b->rep.agent_rss_kib[1][c][round] = MAX(0, proc_rss_kib(b->agent.pid));
+			b->rep.agent_rss_kib[1][c][round] = settled_rss_kib(b->agent.pid);
 	}
 	if (b->agent_live) {
 		agent_stop(&b->agent);
