@@ -51,8 +51,10 @@ static inline uint64_t mix64(uint64_t x)
 /* qsort comparator for doubles, ascending. */
 int cmp_double(const void *a, const void *b);
 
-/* Sort v[0..n) ascending and return its median (the mean of the middle two for even n); 0 for n =
- * 0. */
+/*
+ * Sort v[0..n) ascending and return its median (the mean of the middle two
+ * for even n); 0 for n = 0.
+ */
 double sort_median(double *v, size_t n);
 
 /* A growable byte buffer, always NUL-terminated. */

@@ -1077,6 +1077,7 @@ static void check_paths(struct bench *b)
 		{ PATH_IPT_NFT, "iptables-nft-restore" },
 		{ PATH_IPT_LEGACY, "iptables-legacy-restore" },
 	};
+	bool have_wrk;
 
 	if ((b->o.want[PATH_SOCKLB] || b->o.want[PATH_DIRECT_CG]) &&
 	    access(b->o.agent, X_OK) != 0) {
@@ -1092,15 +1093,14 @@ static void check_paths(struct bench *b)
 	if (b->o.want[PATH_NFT] && !kproxy_tool_present("nft"))
 		snprintf(b->rep.skipped[PATH_NFT], sizeof(b->rep.skipped[0]),
 			 "nft is not installed (Debian package nftables)");
-	if (b->o.wrk < 0)
-		b->o.wrk = kproxy_tool_present("wrk") ? 3 : 0;
-	else if (b->o.wrk > 0 && !kproxy_tool_present("wrk"))
+	have_wrk = kproxy_tool_present("wrk");
+	if (!have_wrk)
 		b->o.wrk = 0;
+	else if (b->o.wrk < 0)
+		b->o.wrk = 3;
 	if (!b->o.wrk)
 		report_note(&b->rep, "no cross-check with wrk: %s",
-			    kproxy_tool_present("wrk")
-				    ? "--wrk 0"
-				    : "wrk is not installed (Debian package wrk)");
+			    have_wrk ? "--wrk 0" : "wrk is not installed (Debian package wrk)");
 	if (b->o.want[PATH_NP_XDP] && !kproxy_tool_present("ethtool"))
 		snprintf(b->rep.skipped[PATH_NP_XDP], sizeof(b->rep.skipped[0]),
 			 "ethtool is not installed (Debian package ethtool; make deps)");

@@ -133,9 +133,10 @@ static struct summary collect(const struct report *r, int path, int c, enum repo
 	return summarize(v, n);
 }
 
-static void print_ratio(FILE *f, struct summary s, int path)
+/* A ratio over the rounds: "1.00x" for the base path itself, "-" when none. */
+static void print_ratio(FILE *f, struct summary s, bool base)
 {
-	if (path == PATH_DIRECT)
+	if (base)
 		fputs("1.00x", f);
 	else if (!s.n)
 		fputs("-", f);
@@ -157,7 +158,7 @@ static void rate_table(FILE *f, const struct report *r, enum report_field fld, c
 				continue;
 			fprintf(f, "| %d | %s | %.0f /s | ", r->counts[c], report_path_title[p],
 				v.med);
-			print_ratio(f, collect(r, p, c, fld, true), p);
+			print_ratio(f, collect(r, p, c, fld, true), p == PATH_DIRECT);
 			fputs(" |\n", f);
 		}
 }
@@ -179,7 +180,7 @@ static void latency_table(FILE *f, const struct report *r)
 				continue;
 			fprintf(f, "| %d | %s | %.0f us | %.0f us | ", r->counts[c],
 				report_path_title[p], p50.med, p99.med);
-			print_ratio(f, collect(r, p, c, REPORT_F_P50, true), p);
+			print_ratio(f, collect(r, p, c, REPORT_F_P50, true), p == PATH_DIRECT);
 			if (p == PATH_DIRECT)
 				fputs(" | 1.00x |\n", f);
 			else
@@ -205,7 +206,7 @@ static void cpu_table(FILE *f, const struct report *r)
 				continue;
 			fprintf(f, "| %d | %s | %.1f us | ", r->counts[c], report_path_title[p],
 				conn.med);
-			print_ratio(f, collect(r, p, c, REPORT_F_CPU_CONN, true), p);
+			print_ratio(f, collect(r, p, c, REPORT_F_CPU_CONN, true), p == PATH_DIRECT);
 			fprintf(f, " | %.2f us | ", req.med);
 			if (p == PATH_DIRECT)
 				fputs("1.00x |\n", f);
@@ -256,7 +257,6 @@ static void flood_table(FILE *f, const struct report *r)
 		for (int p = 0; p < PATH__MAX; p++) {
 			double pps[REPORT_MAX_ROUNDS], node[REPORT_MAX_ROUNDS],
 				share[REPORT_MAX_ROUNDS];
-			struct summary s;
 			int n = 0;
 
 			for (int i = 0; i < r->rounds; i++) {
@@ -274,13 +274,7 @@ static void flood_table(FILE *f, const struct report *r)
 			fprintf(f, "| %d | %s | %.1f%% | %.0f | %.0f | ", r->counts[c],
 				report_path_title[p], summarize(share, n).med,
 				summarize(pps, n).med, summarize(node, n).med);
-			s = flood_ratio(r, p, c);
-			if (p == PATH_IPT_NFT)
-				fputs("1.00x", f);
-			else if (s.n)
-				fprintf(f, "%.2fx / %.2fx / %.2fx", s.min, s.med, s.max);
-			else
-				fputs("-", f);
+			print_ratio(f, flood_ratio(r, p, c), p == PATH_IPT_NFT);
 			fputs(" |\n", f);
 		}
 }
@@ -429,7 +423,7 @@ static void wrk_table(FILE *f, const struct report *r)
 				struct summary ours = collect(r, p, c, fld, true);
 
 				fprintf(f, " | %.0f /s | ", wrk_collect(r, p, c, kind, false).med);
-				print_ratio(f, wrk_collect(r, p, c, kind, true), p);
+				print_ratio(f, wrk_collect(r, p, c, kind, true), p == PATH_DIRECT);
 				if (p != PATH_DIRECT && ours.n)
 					fprintf(f, " [%.2fx]", ours.med);
 			}

@@ -77,8 +77,8 @@ struct wrk_measure {
 	bool ok;       /* measured, at most 1% of requests failed */
 	double cps;    /* requests per second, each on a new connection (Connection: close) */
 	double rps;    /* requests per second on kept connections */
-	long requests; /* over both runs */
-	long errors;   /* socket errors and non-200 answers, over both runs */
+	long requests; /* over all its runs */
+	long errors;   /* socket errors and non-200 answers, over all its runs */
 	char why[160]; /* when not ok: what went wrong */
 };
 
@@ -100,7 +100,7 @@ struct report {
 	int req_size, resp_size;
 	/* the figures */
 	struct measure m[PATH__MAX][REPORT_MAX_COUNTS][REPORT_MAX_ROUNDS];
-	/* forwarding 64-byte UDP frames (flood.h); pps_core 0 = not measured */
+	/* forwarding 64-byte UDP frames (flood.h) */
 	struct {
 		double pps;	      /* delivered per second */
 		double pps_node_core; /* per busy second of the node's CPU; 0 = not measured */
@@ -168,9 +168,8 @@ int report_socklb_worst(const struct report *r, double *ratio, int *count);
 
 /*
  * The lowest median ratio of XDP NodePort to kube-proxy iptables (nf_tables)
- * forwarding packets per second per core over the service counts (the
- * target is >= 3), per the node's CPU when node is set, else per the whole
- * machine's. 0, or -ENOENT when either figure is missing.
+ * forwarding packets per second per node core over the service counts (the
+ * target is >= 3). 0, or -ENOENT when either figure is missing.
  */
 int report_xdp_flood_worst(const struct report *r, double *ratio, int *count);
 
